@@ -1,0 +1,10 @@
+"""`firstmate serve` command."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Attach this module's commands to the main app."""
+    del app

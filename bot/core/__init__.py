@@ -1,0 +1,1 @@
+"""Transport-neutral core: answering, command routing, digests. Plain Python on typed models."""
