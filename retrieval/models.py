@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import datetime as dt
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -52,3 +53,11 @@ class SearchResult(BaseModel):
     answered: bool
     hits: list[Hit]
     reason: str | None = Field(default=None, description="Why it abstained or rejected the query.")
+
+
+class SearchBackend(Protocol):
+    """What callers (answering, diagnose, digests) need from search; `retrieval.search.Searcher` implements it."""
+
+    def search(self, query: str, *, top_k: int = 5) -> SearchResult:
+        """Ranked hits for ``query``, or an abstention."""
+        ...
