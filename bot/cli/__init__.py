@@ -31,26 +31,15 @@ serve.register(app)
 
 
 def main() -> None:
-    """Console-script entry point: known errors become one line on stderr and exit code 2 (or their own)."""
+    """Console-script entry point.
+
+    Typer's standalone mode turns usage errors into exit code 2 and ``typer.Exit(code)`` into that
+    exit code; our own user-facing errors become one line on stderr and their exit code.
+    """
     try:
-        app(standalone_mode=False)
-    except UserError as exc:
+        app()
+    except (UserError, ConfigError) as exc:
         typer.echo(f"firstmate: error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except ConfigError as exc:
-        typer.echo(f"firstmate: error: {exc}", err=True)
-        sys.exit(2)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        typer.echo("firstmate: aborted", err=True)
-        sys.exit(130)
+        sys.exit(getattr(exc, "exit_code", 2))
     except KeyboardInterrupt:
         sys.exit(130)
-    except Exception as exc:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise

@@ -63,7 +63,7 @@ class Reply(BaseModel):
         for n, hit in enumerate(self.related, start=1):
             if n == 1:
                 lines += ["", "Related community Q&A:"]
-            lines.append(f"[{n}] {hit.session.date.isoformat()} · {hit.session.title} · Q: {hit.question}")
+            lines.append(f"[{n}] {hit.session.label()} · Q: {hit.question}")
         if self.attachment is not None:
             lines += ["", f"(full output: {self.attachment.filename})"]
         return "\n".join(lines)

@@ -19,3 +19,6 @@ class StoreSettings(BaseModel):
     url: SecretStr | None = Field(
         default=None, description="postgresql://… for several replicas; unset means SQLite in data_dir."
     )
+    event_retention_days: int = Field(
+        default=7, ge=1, description="Processed Slack event ids kept this long for deduplication."
+    )

