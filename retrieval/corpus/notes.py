@@ -23,7 +23,7 @@ from retrieval.corpus.ids import IdAllocator
 from retrieval.corpus.models import Doc
 
 TITLE_SEPARATOR = " › "
-DEFAULT_CHUNK_CHARS = 1000
+DEFAULT_CHUNK_CHARS = 400  # same default as RetrievalSettings.note_chunk_chars
 _PSEUDO_LEVEL = 7
 _MIN_WORD_CHARS = 8
 _BOLD_ONLY = re.compile(r"^(?:\*\*|__)(?P<t>[^*_\n]{1,60})(?:\*\*|__)[:：]?$")

@@ -50,7 +50,7 @@ def test_bundled_corpus_counts(bundled: Corpus) -> None:
     assert stats.missing_questions == 1
     assert stats.merged_questions >= 9
     assert stats.noise >= 4
-    assert stats.docs == 54
+    assert stats.docs == 103
     assert stats.files == 5
     assert sum(stats.qas_per_year.values()) == stats.qas
     assert sorted(stats.qas_per_year) == [2015, 2016, 2017, 2018, 2019, 2020]
