@@ -19,6 +19,12 @@ from retrieval.lexical import normalize
 # their parts. Keep renderings short: each is tokenized like the corpus.
 GLOSSARY: dict[str, tuple[str, ...]] = {
     # workloads and objects
+    # pod states pasted from kubectl output
+    "crashloopbackoff": ("crashbackoff", "反复重启", "重启", "启动失败"),
+    "imagepullbackoff": ("拉取镜像", "镜像拉取"),
+    "errimagepull": ("拉取镜像", "镜像拉取"),
+    "oomkilled": ("内存溢出", "内存不足"),
+    "evicted": ("驱逐",),
     "rolling update": ("滚动更新", "滚动升级"),
     "rolling updates": ("滚动更新", "滚动升级"),
     "canary": ("灰度发布", "金丝雀"),
@@ -349,6 +355,13 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "ds": ("daemonset",),
     "sts": ("statefulset",),
     "deploy": ("deployment",),
+    # Pod states people paste from kubectl; the 2015–2020 archive describes them in words.
+    "crashloopbackoff": ("crashbackoff", "重启", "crash", "启动失败"),
+    "imagepullbackoff": ("拉取镜像", "镜像拉取", "pull"),
+    "errimagepull": ("拉取镜像", "镜像拉取", "pull"),
+    "oomkilled": ("oom", "内存溢出"),
+    "evicted": ("驱逐", "evict"),
+    "notready": ("notready", "not ready"),
 }
 
 _WORD_RE = re.compile(r"[a-z0-9][a-z0-9\-+.]*")

@@ -14,14 +14,13 @@ The retrieval stack (numpy, faiss, bm25s, jieba) is imported inside the command,
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from bot.cli._common import load_settings
+from bot.cli._common import load_settings, write_stdout
 from bot.errors import UserError
 
 if TYPE_CHECKING:
@@ -107,14 +106,6 @@ def render_text(result: SearchResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write(text: str) -> None:
-    try:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        raise typer.Exit(0) from None
 
 
 def _searcher(config: Path | None) -> Searcher:
@@ -164,7 +155,7 @@ def ask_command(
         _warm(searcher)
         for line in _stdin_lines():
             result = searcher.search(line, top_k=k)
-            _write(json.dumps(result_json(result), ensure_ascii=False) + "\n")
+            write_stdout(json.dumps(result_json(result), ensure_ascii=False) + "\n")
         return
     text = " ".join(question or [])
     from retrieval.query import check_query
@@ -175,7 +166,7 @@ def ask_command(
     if not checked.problem:
         _warm(searcher)
     result = searcher.search(text, top_k=k)
-    _write(json.dumps(result_json(result), ensure_ascii=False) + "\n" if json_out else render_text(result))
+    write_stdout(json.dumps(result_json(result), ensure_ascii=False) + "\n" if json_out else render_text(result))
 
 
 def register(app: typer.Typer) -> None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from bot.cli._common import load_settings
+from bot.cli._common import load_settings, write_stdout
 from bot.errors import UserError
 
 if TYPE_CHECKING:
@@ -57,15 +57,6 @@ def _load(corpus: list[Path] | None) -> Corpus:
         raise UserError(str(exc)) from None
 
 
-def _write_stdout(text: str) -> None:
-    """Write all of ``text`` at once; a closed pipe (``| head``) is not an error."""
-    try:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        raise typer.Exit(0) from None
 
 
 def _stats_text(stats: CorpusStats, corpus: Corpus) -> str:
@@ -95,9 +86,9 @@ def stats(corpus: CorpusOption = None, as_json: JsonOption = False) -> None:
     loaded = _load(corpus)
     numbers = loaded.stats()
     if as_json:
-        _write_stdout(numbers.model_dump_json(indent=2) + "\n")
+        write_stdout(numbers.model_dump_json(indent=2) + "\n")
     else:
-        _write_stdout(_stats_text(numbers, loaded))
+        write_stdout(_stats_text(numbers, loaded))
 
 
 def _flags(qa: QA) -> str:
@@ -189,9 +180,9 @@ def show(
         payload: dict[str, object] = item.model_dump(mode="json")
         if isinstance(item, Session):
             payload["qas"] = [qa.model_dump(mode="json") for qa in loaded.qas_of(item.id)]
-        _write_stdout(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
+        write_stdout(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
     else:
-        _write_stdout(_show_text(loaded, item))
+        write_stdout(_show_text(loaded, item))
 
 
 def _read_input(file: Path | None, *, max_bytes: int) -> tuple[bytes, str]:
@@ -267,13 +258,7 @@ def repair(
     if output is not None:
         _write_atomically(output, data)
     else:
-        try:
-            sys.stdout.buffer.write(data)
-            sys.stdout.buffer.flush()
-        except BrokenPipeError:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            raise typer.Exit(0) from None
+        write_stdout(data)
     typer.echo(
         f"firstmate: repaired {result.repaired} characters; {result.uncertain} uncertain (kept, not dropped)",
         err=True,

@@ -26,7 +26,8 @@ class Clock(Protocol):
         ...
 
 
-def _aware_utc(value: dt.datetime) -> dt.datetime:
+def aware_utc(value: dt.datetime) -> dt.datetime:
+    """``value`` in UTC; a naive time is an error (schedules and periods must never guess a zone)."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{value.isoformat()}: a timezone-aware time is required")
     return value.astimezone(dt.UTC)
@@ -55,7 +56,7 @@ class ManualClock:
     """
 
     def __init__(self, start: dt.datetime) -> None:
-        self._now = _aware_utc(start)
+        self._now = aware_utc(start)
         self._lock = threading.Lock()
 
     def now(self) -> dt.datetime:
@@ -65,7 +66,7 @@ class ManualClock:
     def set(self, value: dt.datetime) -> dt.datetime:
         """Jump to ``value`` (forwards or backwards)."""
         with self._lock:
-            self._now = _aware_utc(value)
+            self._now = aware_utc(value)
             return self._now
 
     def advance(self, delta: dt.timedelta) -> dt.datetime:

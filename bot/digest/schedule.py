@@ -26,6 +26,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterBadCronError, CroniterBadDateError, CroniterNotAlphaError, croniter
 
+from bot.digest.clock import aware_utc
+
 _MAX_STEPS = 100_000  # bound on iterations when counting fire times in a long gap
 
 
@@ -49,12 +51,6 @@ class Period:
     @property
     def duration(self) -> dt.timedelta:
         return self.end - self.start
-
-
-def _utc(value: dt.datetime) -> dt.datetime:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{value.isoformat()}: a timezone-aware time is required")
-    return value.astimezone(dt.UTC)
 
 
 class CronSchedule:
@@ -103,31 +99,31 @@ class CronSchedule:
         second = wall.replace(tzinfo=self.tz, fold=1)
         if first.utcoffset() == second.utcoffset():
             return False
-        return _utc(local) == _utc(second)
+        return aware_utc(local) == aware_utc(second)
 
     def next_fire(self, after: dt.datetime) -> dt.datetime:
         """The first fire time strictly after ``after`` (UTC)."""
-        it = croniter(self.expression, _utc(after).astimezone(self.tz))
+        it = croniter(self.expression, aware_utc(after).astimezone(self.tz))
         for _ in range(_MAX_STEPS):
             candidate: dt.datetime = it.get_next(dt.datetime)
             if not self._is_repeat(candidate):
-                return _utc(candidate)
+                return aware_utc(candidate)
         raise ValueError(f"cron {self.expression!r}: no fire time found")  # pragma: no cover
 
     def latest_fire(self, at: dt.datetime) -> dt.datetime:
         """The last fire time at or before ``at`` (UTC): the slot that is due at ``at``."""
-        start = _utc(at) + dt.timedelta(microseconds=1)
+        start = aware_utc(at) + dt.timedelta(microseconds=1)
         return self.previous_fire(start)
 
     def previous_fire(self, before: dt.datetime) -> dt.datetime:
         """The last fire time strictly before ``before`` (UTC)."""
-        it = croniter(self.expression, _utc(before).astimezone(self.tz))
+        it = croniter(self.expression, aware_utc(before).astimezone(self.tz))
         for _ in range(_MAX_STEPS):
             candidate: dt.datetime = it.get_prev(dt.datetime)
-            if _utc(candidate) >= _utc(before):  # croniter may return ``before`` itself
+            if aware_utc(candidate) >= aware_utc(before):  # croniter may return ``before`` itself
                 continue
             if not self._is_repeat(candidate):
-                return _utc(candidate)
+                return aware_utc(candidate)
         raise ValueError(f"cron {self.expression!r}: no fire time found")  # pragma: no cover
 
     def fires_between(
@@ -135,8 +131,8 @@ class CronSchedule:
     ) -> list[dt.datetime]:
         """Fire times in ``(start, end]`` (UTC), at most ``limit`` of them."""
         out: list[dt.datetime] = []
-        cursor = _utc(start)
-        stop = _utc(end)
+        cursor = aware_utc(start)
+        stop = aware_utc(end)
         while len(out) < limit:
             cursor = self.next_fire(cursor)
             if cursor > stop:
@@ -146,12 +142,12 @@ class CronSchedule:
 
     def period_ending(self, end: dt.datetime) -> Period:
         """The regular period of the slot firing at ``end``: from the previous fire time to ``end``."""
-        end_utc = _utc(end)
+        end_utc = aware_utc(end)
         return Period(start=self.previous_fire(end_utc), end=end_utc)
 
     def local(self, when: dt.datetime) -> dt.datetime:
         """``when`` in the schedule's zone, for display."""
-        return _utc(when).astimezone(self.tz)
+        return aware_utc(when).astimezone(self.tz)
 
     def format_local(self, when: dt.datetime) -> str:
         """E.g. 'Mon 2024-03-11 09:00 CST'."""
