@@ -9,7 +9,8 @@ Each line is a message, as in a DM: a question, ``k8s …``, or a slash command:
 * ``/help``, ``/quit`` (or Ctrl-D).
 
 Replies are the plain-text renderings of the same ``Answer`` and ``Reply`` models Slack turns into
-Block Kit.
+Block Kit. Cluster commands run as channel ``cli``: the policy binding `firstmate kube` uses too
+(``cluster.policy.channels.cli``; namespace ``default`` unless configured).
 
 Example:
     >>> import io
@@ -34,6 +35,7 @@ from bot.core.answering import MorePage
 from bot.core.commands import AnswerOutcome, Core, Incoming, Outcome, Trigger
 from bot.core.language import Language, t
 
+CONSOLE_CHANNEL = "cli"  # the cluster policy's binding for the local CLI and console
 HINT = "(/more more answers · /full whole answer · /reply follow up · /up /down feedback · /help · /quit)"
 CONSOLE_HELP = """Type a question, or:
   /ask QUESTION      ask (same as typing it)
@@ -59,7 +61,7 @@ def render_more(page: MorePage) -> str:
 class Console:
     """A line-oriented transport over ``Core``; ``run`` reads until EOF or ``/quit``."""
 
-    def __init__(self, core: Core, *, out: TextIO, user: str = "console", channel: str = "console",
+    def __init__(self, core: Core, *, out: TextIO, user: str = "console", channel: str = CONSOLE_CHANNEL,
                  more_page_size: int = 3) -> None:
         self.core = core
         self.out = out
@@ -71,18 +73,29 @@ class Console:
         self._last_root: str | None = None
         self._more_offset = 1
 
-    def run(self, lines: TextIO, *, prompt: str = "firstmate> ") -> int:
-        """Read and answer lines until EOF or /quit; returns the exit code (0)."""
+    def run(self, lines: TextIO, *, prompt: str = "firstmate> ", interruptible: bool = False) -> int:
+        """Read and answer lines until EOF or /quit; returns the exit code (0).
+
+        ``interruptible`` (a terminal): Ctrl-C abandons the line being typed or the answer being
+        worked on and shows a new prompt, as shells do; Ctrl-D or /quit leaves.
+        """
         while True:
             if prompt:
                 self.out.write(prompt)
                 self.out.flush()
-            line = lines.readline()
-            if not line:  # EOF (Ctrl-D)
-                if prompt:
-                    self.out.write("\n")
-                return 0
-            reply = self.handle_line(line.rstrip("\n"))
+            try:
+                line = lines.readline()
+                if not line:  # EOF (Ctrl-D)
+                    if prompt:
+                        self.out.write("\n")
+                    return 0
+                reply = self.handle_line(line.rstrip("\n"))
+            except KeyboardInterrupt:
+                if not interruptible:
+                    raise
+                self.out.write("\n(interrupted; Ctrl-D or /quit to leave)\n\n")
+                self.out.flush()
+                continue
             if reply is None:
                 return 0
             if reply:

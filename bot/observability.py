@@ -90,10 +90,25 @@ class _PayloadFilter(logging.Filter):
         return True
 
 
-def configure_logging(*, level: str = "INFO", json_logs: bool | None = None, stream: IO[str] | None = None) -> None:
+def _plain_renderer(logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> str:
+    """``firstmate: warning: what happened (key=value, …)``: for people at a terminal (the console)."""
+    level = str(event_dict.pop("level", method))
+    event = str(event_dict.pop("event", ""))
+    exception = event_dict.pop("exception", None)
+    for key in ("timestamp", "logger", "logger_name"):
+        event_dict.pop(key, None)
+    extras = ", ".join(f"{k}={v}" for k, v in event_dict.items() if not str(k).startswith("_"))
+    line = f"firstmate: {level}: {event}" + (f" ({extras})" if extras else "")
+    return line + (f"\n{exception}" if exception else "")
+
+
+def configure_logging(
+    *, level: str = "INFO", json_logs: bool | None = None, stream: IO[str] | None = None, plain: bool = False
+) -> None:
     """Set up structlog and route the standard library's logging through it (idempotent).
 
-    ``json_logs=None`` means JSON unless ``stream`` (stderr by default) is a TTY.
+    ``json_logs=None`` means JSON unless ``stream`` (stderr by default) is a TTY. ``plain`` renders
+    one short ``firstmate: level: …`` line per record, for the interactive console.
     """
     out = stream if stream is not None else sys.stderr
     as_json = json_logs if json_logs is not None else not (hasattr(out, "isatty") and out.isatty())
@@ -111,8 +126,8 @@ def configure_logging(*, level: str = "INFO", json_logs: bool | None = None, str
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,
     )
-    renderer: Any = structlog.processors.JSONRenderer(ensure_ascii=False) if as_json else (
-        structlog.dev.ConsoleRenderer(colors=False)
+    renderer: Any = _plain_renderer if plain else (
+        structlog.processors.JSONRenderer(ensure_ascii=False) if as_json else structlog.dev.ConsoleRenderer(colors=False)
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,

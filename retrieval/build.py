@@ -16,7 +16,6 @@ corpus and the settings (stale → rebuild) and every file's hash (truncated/cor
 
 Example:
     >>> from retrieval.config import RetrievalSettings
-from retrieval.crosslingual import CrossLingual, mine_reverse, mine_table, read_cedict
     >>> len(settings_hash(RetrievalSettings(), model_id="hash-ngram-v1-256"))
     16
 """
@@ -41,7 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from retrieval.config import RetrievalSettings
-from retrieval.crosslingual import CrossLingual, mine_reverse, mine_table, read_cedict
+from retrieval.crosslingual import CrossLingual, english_words, mine_reverse, mine_table, read_cedict
 from retrieval.dense import Embedder
 from retrieval.embed_cache import EmbeddingCache, embed_with_cache
 from retrieval.entries import ENTRIES_VERSION, Entry, entries_from_corpus
@@ -55,7 +54,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 CURRENT = "current"
 CORPUS_SUFFIXES = (".txt", ".md", ".markdown")
 REBUILD_HINT = "run `firstmate index build --force` to rebuild it"
@@ -207,7 +206,11 @@ def build_index(
         domain = mine_domain_words(texts_all) if settings.mine_domain_words and settings.tokenizer_mode in ("jieba", "mix", "mixuni") else []
         if settings.crosslingual:
             cedict = read_cedict()
-            cross = CrossLingual(mine_table(texts_all, entries=cedict), mine_reverse(texts_all, entries=cedict))
+            cross = CrossLingual(
+                mine_table(texts_all, entries=cedict),
+                mine_reverse(texts_all, entries=cedict),
+                english_words(cedict),
+            )
         else:
             cross = CrossLingual({})
         tokenizer = Tokenizer(mode=settings.tokenizer_mode, domain_words=domain)

@@ -147,6 +147,16 @@ class RetrievalSettings(BaseModel):
         default=True, description="Let Chinese query words also match the English words answers use (备份 → backup)."
     )
     colloquial: bool = Field(default=True, description="Add written forms of colloquial Chinese (挂了 → 宕机) to queries.")
+    bigram_cohesion_floor: float = Field(
+        default=0.25,
+        gt=0,
+        le=1,
+        description="Least query weight of a Chinese bigram whose characters rarely meet in the corpus (份和 in "
+        "备份和升级: a seam between words, not a word); 1 turns cohesion weighting off (retrieval.terms).",
+    )
+    spelling: bool = Field(
+        default=True, description="Let a Latin word the corpus never uses also match the corpus word one typo away."
+    )
     dictionary_weight: float = Field(
         default=0.6, ge=0, description="Weight of dictionary (CC-CEDICT) renderings of English words not in the glossary."
     )

@@ -32,7 +32,7 @@ from typing import Any
 
 from retrieval.lexical import EN_STOP, normalize
 
-TABLE_VERSION = "2"
+TABLE_VERSION = "3"
 _LINE = re.compile(r"^\S+ (?P<simp>\S+) \[[^\]]*\] /(?P<defs>.*)/\s*$")
 _CJK_WORD = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fff]{2,4}$")
 _PAREN = re.compile(r"\([^)]*\)")
@@ -142,22 +142,41 @@ def mine_reverse(
     return out
 
 
-class CrossLingual:
-    """Lookup of Chinese renderings for the English words of a query, and English words for Chinese ones."""
+def english_words(entries: list[tuple[str, list[str]]] | None = None) -> set[str]:
+    """Every English word CC-CEDICT uses in a sense: a lexicon that tells English words from product names."""
+    entries = entries if entries is not None else read_cedict()
+    out: set[str] = set()
+    for _simp, senses in entries:
+        for sense in senses:
+            out.update(w for w in _WORD.findall(sense) if "-" not in w)
+    return out
 
-    def __init__(self, table: dict[str, list[str]], reverse: dict[str, list[str]] | None = None) -> None:
+
+class CrossLingual:
+    """Lookup of Chinese renderings for the English words of a query, and English words for Chinese ones.
+
+    ``english`` is the dictionary's English lexicon (see `english_words`), kept with the tables.
+    """
+
+    def __init__(
+        self,
+        table: dict[str, list[str]],
+        reverse: dict[str, list[str]] | None = None,
+        english: set[str] | frozenset[str] | None = None,
+    ) -> None:
         self.table = table
         self.reverse = reverse or {}
+        self.english = frozenset(english or ())
 
     def to_json(self) -> dict[str, Any]:
-        return {"version": TABLE_VERSION, "table": self.table, "reverse": self.reverse}
+        return {"version": TABLE_VERSION, "table": self.table, "reverse": self.reverse, "english": sorted(self.english)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CrossLingual:
         def read(key: str) -> dict[str, list[str]]:
             return {str(k): [str(x) for x in v] for k, v in data.get(key, {}).items()}
 
-        return cls(read("table"), read("reverse"))
+        return cls(read("table"), read("reverse"), {str(w) for w in data.get("english", [])})
 
     def expand_chinese(self, text: str) -> list[tuple[str, list[str]]]:
         """(Chinese word, English senses) for dictionary words in ``text``, longest match first."""

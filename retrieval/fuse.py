@@ -100,7 +100,10 @@ def fold(
 
 @dataclass(frozen=True)
 class Evidence:
-    """What the channels say about the best hit; the inputs of the answer/abstain decision."""
+    """What the channels say about the best hit; the inputs of the answer/abstain decision.
+
+    Every feature is a share, a ratio or a log, so it means the same for a short and a long query.
+    """
 
     coverage: float  # share of the query's IDF mass found in the best hit
     lexical_top: float  # BM25 score of the lexical channel's first hit
@@ -108,20 +111,39 @@ class Evidence:
     vector_margin: float  # cosine of the vector channel's first hit minus the mean of its top 20
     agree: bool  # both channels put the same entry first
     missing_names: float = 0.0  # share of the query's product-like names (Karpenter, HTTPRoute) absent from it
+    unknown_mass: float = 0.0  # share of the query's IDF mass in words the whole index never uses
+    coverage_known: float = 0.0  # coverage counted over the words the index does use
+    readable: float = 1.0  # share of the query the embedding model can read (MiniLM: English, not Chinese)
+    unknown_names: bool = False  # a Latin word that is no English word, no typo, and absent from the index
 
     def features(self) -> dict[str, float]:
         margin = math.log(self.lexical_top / self.lexical_tenth) if self.lexical_top > 0 and self.lexical_tenth > 0 else 0.0
         return {
             "coverage": self.coverage,
+            "coverage_known": self.coverage_known,
+            "unknown_mass": self.unknown_mass,
             "lexical_margin": margin,
             "lexical_strength": math.log1p(max(self.lexical_top, 0.0)),
             "vector_margin": self.vector_margin,
+            "vector_readable": self.vector_margin * self.readable,
             "agree": 1.0 if self.agree else 0.0,
             "missing_names": self.missing_names,
+            "unknown_names": 1.0 if self.unknown_names else 0.0,
         }
 
 
-FEATURES = ("coverage", "lexical_margin", "lexical_strength", "vector_margin", "agree", "missing_names")
+FEATURES = (
+    "coverage",
+    "coverage_known",
+    "unknown_mass",
+    "lexical_margin",
+    "lexical_strength",
+    "vector_margin",
+    "vector_readable",
+    "agree",
+    "missing_names",
+    "unknown_names",
+)
 
 
 def confidence(evidence: Evidence, weights: dict[str, float]) -> float:

@@ -272,6 +272,11 @@ class LexicalIndex:
 
         return cls(bm25s.BM25.load(path, show_progress=False, verbosity=0))
 
+    def df(self, token: str) -> int:
+        """Number of documents containing ``token`` (0 when the index never saw it)."""
+        tid = self.vocab.get(token)
+        return int(self._df[tid]) if tid is not None else 0
+
     def idf(self, token: str) -> float:
         """Inverse document frequency; an unknown token gets the highest value (it is very specific)."""
         tid = self.vocab.get(token)

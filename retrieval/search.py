@@ -1,8 +1,7 @@
 """The search backend: query → lexical + vector channels → fusion → folded, cited hits or abstention.
 
 Example:
-    >>> from retrieval.colloquial import colloquial_terms
-from retrieval.config import RetrievalSettings
+    >>> from retrieval.config import RetrievalSettings
     >>> s = Searcher(RetrievalSettings(embedder="hash"))
     >>> s.ready
     False
@@ -32,10 +31,11 @@ from retrieval.colloquial import colloquial_terms
 from retrieval.config import RetrievalSettings
 from retrieval.dense import Embedder, make_embedder
 from retrieval.fuse import Candidate, Decision, Evidence, decide, fold, fuse, max_score
-from retrieval.glossary import ALIASES, english_terms
+from retrieval.glossary import ALIASES, GLOSSARY, english_terms
 from retrieval.lexical import EN_STOP, normalize, top_indices
 from retrieval.models import Hit, SearchResult, SessionRef
 from retrieval.query import check_query
+from retrieval.terms import Vocabulary
 
 if TYPE_CHECKING:
     import numpy as np
@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL_MODES = ("fused", "lexical", "vector")
 # Product-like words: Latin words with a capital letter or a digit (Karpenter, HTTPRoute, k8s, etcd3).
+_LATIN_WORD = re.compile(r"(?<![a-z0-9])[a-z][a-z\-]*[a-z](?![a-z0-9])")
 _NAME_RE = re.compile(r"(?<![A-Za-z0-9])[A-Za-z][A-Za-z0-9]*(?:[A-Z0-9][A-Za-z0-9]*)?(?![A-Za-z0-9])")
 
 
@@ -53,6 +54,7 @@ class QueryUnit:
 
     weight: float
     alternatives: frozenset[str]
+    known: bool = True  # some alternative occurs in the index
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,7 @@ class Searcher:
         self._say = say or (lambda msg: log.info("%s", msg))
         self._index: LoadedIndex | None = None
         self._signatures: dict[int, frozenset[str]] = {}
+        self._vocabulary: Vocabulary | None = None
         self._lock = threading.Lock()
 
     @property
@@ -111,6 +114,20 @@ class Searcher:
         self.warm_up()
         assert self._index is not None
         return self._index
+
+    @property
+    def vocabulary(self) -> Vocabulary:
+        """Document frequencies and English lexicon of the loaded index, for query-term analysis."""
+        if self._vocabulary is None:
+            index = self.index
+            english = set(index.crosslingual.english) | set(EN_STOP) | {w for k in GLOSSARY for w in k.split()}
+            self._vocabulary = Vocabulary(
+                index.lexical.df,
+                num_docs=index.lexical.num_docs,
+                english=english,
+                cohesion_floor=self.settings.bigram_cohesion_floor,
+            )
+        return self._vocabulary
 
     def warm_up(self) -> None:
         """Load (or build) the index, the tokenizer and the query encoder."""
@@ -141,6 +158,14 @@ class Searcher:
         tok = index.tokenizer
         lex = index.lexical
         units: dict[str, set[str]] = {t: {t, *ALIASES.get(t, ())} for t in dict.fromkeys(tok.tokenize(text))}
+        vocab = self.vocabulary
+        dictionary: set[str] = set()
+        if self.settings.spelling:
+            for key in list(units):
+                fixed = vocab.correction(key)
+                if fixed:  # a typo of a word the corpus uses: the fix counts as a dictionary rendering
+                    units[key].add(fixed)
+                    dictionary.add(fixed)
         covered: set[str] = set()
         spoken = colloquial_terms(text) if self.settings.colloquial else []
         for phrase, renderings in [*english_terms(text), *spoken]:
@@ -149,7 +174,6 @@ class Searcher:
             covered.update(phrase.split())
             for w in words:
                 units.setdefault(w, {w}).update(alts)
-        dictionary: set[str] = set()
         if self.settings.dictionary_weight > 0:
             for word, zh_words in index.crosslingual.expand(text, skip=covered):
                 alts = {t for r in zh_words for t in tok.tokenize(r)}
@@ -164,17 +188,18 @@ class Searcher:
         out = []
         for key, alts in units.items():
             known = [lex.idf(a) for a in alts if a in lex.vocab]
-            weight = min(known) if known else lex.idf(key)
-            out.append(QueryUnit(weight, frozenset(alts)))
+            weight = (min(known) if known else lex.idf(key)) * vocab.cohesion(key)
+            out.append(QueryUnit(weight, frozenset(alts), known=bool(known)))
         return out, dictionary
 
     def _weighted_tokens(self, units: list[QueryUnit], text: str, dictionary: set[str]) -> dict[str, float]:
         own = set(self.index.tokenizer.tokenize(text))
+        cohesion = self.vocabulary.cohesion
         weights: dict[str, float] = {}
         for unit in units:
             for t in unit.alternatives:
                 if t in own:
-                    w = 1.0
+                    w = cohesion(t)
                 elif t in dictionary:
                     w = self.settings.dictionary_weight
                 else:
@@ -182,13 +207,27 @@ class Searcher:
                 weights[t] = max(weights.get(t, 0.0), w)
         return weights
 
-    def _coverage(self, units: list[QueryUnit], idx: int) -> float:
+    def _coverage(self, units: list[QueryUnit], idx: int) -> tuple[float, float, float]:
+        """(coverage, coverage of the words the index knows, share of the query's mass the index never uses)."""
         total = sum(u.weight for u in units)
         if total <= 0:
-            return 0.0
+            return 0.0, 0.0, 0.0
         has = self.index.lexical.doc_has
         found = sum(u.weight for u in units if any(has(idx, t) for t in u.alternatives))
-        return found / total
+        known = sum(u.weight for u in units if u.known)
+        return found / total, (found / known if known > 0 else 0.0), 1.0 - known / total
+
+    def _has_unknown_name(self, text: str) -> bool:
+        """Whether a Latin word of the query names something the index never mentions (see retrieval.terms)."""
+        vocab = self.vocabulary
+        return any(
+            vocab.unknown_name(w) and not any(a in self.index.lexical.vocab for a in ALIASES.get(w, ()))
+            for w in dict.fromkeys(_LATIN_WORD.findall(normalize(text)))
+        )
+
+    def _readable(self, text: str) -> float:
+        share = getattr(self.embedder, "unknown_share", None)
+        return 1.0 - float(share(text)) if share is not None else 1.0
 
     def _names(self, text: str) -> set[str]:
         return {
@@ -277,7 +316,7 @@ class Searcher:
         vw = st.vector_weight if mode != "lexical" else 1.0
         fused = fuse(lexical, vector, rrf_k=st.rrf_k, lexical_weight=lw, vector_weight=vw)
         kept = fold(fused, signature=self._signature, threshold=st.fold_threshold, limit=top_k)
-        coverage = self._coverage(units, kept[0].idx) if kept else 0.0
+        coverage, coverage_known, unknown_mass = self._coverage(units, kept[0].idx) if kept else (0.0, 0.0, 0.0)
         sims = [sim for _, sim in vector[:20]]
         evidence = Evidence(
             coverage=coverage,
@@ -286,6 +325,10 @@ class Searcher:
             vector_margin=(sims[0] - sum(sims) / len(sims)) if sims else 0.0,
             agree=bool(lexical and vector and lexical[0][0] == vector[0][0]),
             missing_names=self._missing_names(text, kept[0].idx) if kept else 0.0,
+            unknown_mass=unknown_mass,
+            coverage_known=coverage_known,
+            readable=self._readable(text) if vector else 0.0,
+            unknown_names=self._has_unknown_name(text),
         )
         weights, threshold = st.abstention()
         decision = decide(kept[0] if kept else None, evidence, weights=weights, threshold=threshold)

@@ -21,6 +21,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
+from pydantic import ValidationError
 
 from bot.cli._common import load_settings
 from bot.errors import UserError
@@ -37,6 +38,16 @@ def parse_at(value: str, *, timezone: str) -> dt.datetime:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=ZoneInfo(timezone))
     return parsed.astimezone(dt.UTC)
+
+
+def _validation_message(exc: ValidationError) -> str:
+    """pydantic's errors as one readable line: 'cron '0 99 * * *': … out of range' (no input echo)."""
+    parts = []
+    for error in exc.errors():
+        message = str(error.get("msg", "")).removeprefix("Value error, ")
+        where = ".".join(str(p) for p in error.get("loc", ()))
+        parts.append(f"{where}: {message}" if where else message)
+    return "; ".join(parts) or str(exc).splitlines()[0]
 
 
 def _reply_json(reply: Any) -> dict[str, Any] | None:
@@ -75,9 +86,8 @@ def run_digest(
             )
         try:
             schedule = DigestSchedule(kind=kind, channel=channel, cron=cron, timezone=timezone or "UTC")
-        except ValueError as exc:
-            first = str(exc).splitlines()
-            raise UserError(f"invalid schedule: {' '.join(first[1:3]) if len(first) > 1 else exc}") from None
+        except ValidationError as exc:
+            raise UserError(f"invalid schedule: {_validation_message(exc)}") from None
     elif timezone is not None:
         schedule = schedule.model_copy(update={"timezone": timezone})
     clock = ManualClock(parse_at(at, timezone=schedule.timezone)) if at else SystemClock()
@@ -136,7 +146,7 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option("--timezone", help="IANA time zone of the schedule, e.g. Asia/Shanghai.")
         ] = None,
         config: Annotated[
-            Path | None, typer.Option("--config", help="Settings YAML (default: $FIRSTMATE_CONFIG).")
+            Path | None, typer.Option("--config", "-c", help="Settings YAML (default: $FIRSTMATE_CONFIG).")
         ] = None,
     ) -> None:
         """Post the digest due now for KIND and CHANNEL, exactly once (run it from a CronJob)."""

@@ -2,7 +2,8 @@
 
 Guard → policy → audit → executor, with ``--channel``/``--user`` choosing the policy binding
 (default: ``cluster.cli_channel``, which the default policy binds to namespace ``default`` only)
-and a generated request id. Exit codes: 0 ok, 2 usage, 3 denied (reason on stderr), 4 cluster error.
+and a generated request id. Exit codes: 0 ok, 2 usage, 3 denied (reason on stderr), 4 cluster error
+(including a cluster that is not configured or cannot be reached, and an unavailable audit store).
 """
 
 from __future__ import annotations
@@ -16,8 +17,14 @@ from typing import Annotated, Any
 import typer
 
 from bot.cli._common import load_settings
+from bot.errors import UserError
 
-EPILOG = "Exit codes: 0 ok, 2 bad command, 3 denied by policy (reason on stderr), 4 cluster error."
+EPILOG = (
+    "Examples: firstmate kube \"get pods -n shop\" · firstmate kube --channel C0SHOP --user U0BOB --json status"
+    " · firstmate kube --self-check.\n\n"
+    "Exit codes: 0 ok, 2 bad command, 3 denied by policy or unsafe credentials (reason on stderr),"
+    " 4 cluster error (unreachable, not configured, API error) or audit store unavailable."
+)
 
 
 def _print_reply(reply: Any, *, as_json: bool) -> None:
@@ -78,9 +85,13 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run one guarded, read-only cluster command (get, describe, logs, events, top, status, diagnose, help)."""
         from bot.cluster.service import ClusterService
+        from bot.store.db import StoreUnavailable
 
         settings = load_settings(config)
-        service = ClusterService.from_settings(settings, source="cli", start=False)
+        try:
+            service = ClusterService.from_settings(settings, source="cli", start=False)
+        except StoreUnavailable as exc:  # nothing runs unaudited; a store outage is transient, like a cluster error
+            raise UserError(f"cluster commands are paused: the audit store is unavailable: {exc}", exit_code=4) from exc
         if self_check:
             raise typer.Exit(_self_check(service, as_json=as_json))
         text = " ".join(command or [])

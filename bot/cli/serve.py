@@ -53,7 +53,7 @@ def run_console(settings: Any) -> int:
     from bot.core.runtime import build_runtime
     from bot.observability import configure_logging
 
-    configure_logging(level="WARNING", json_logs=False)
+    configure_logging(level="WARNING", plain=True)  # warnings as short `firstmate: warning: …` lines
     runtime = build_runtime(settings, say=_say)
     try:
         _say("loading the knowledge index (the first run builds it; this can take a few minutes)…")
@@ -65,7 +65,7 @@ def run_console(settings: Any) -> int:
             typer.echo("firstmate console — ask about Kubernetes and Docker; /help for commands, Ctrl-D to leave.")
         console = Console(runtime.core, out=sys.stdout, more_page_size=settings.slack.more_page_size)
         if interactive:
-            return console.run(_InteractiveInput("firstmate> "), prompt="")  # type: ignore[arg-type]
+            return console.run(_InteractiveInput("firstmate> "), prompt="", interruptible=True)  # type: ignore[arg-type]
         return console.run(sys.stdin, prompt="")
     finally:
         runtime.close()
@@ -81,6 +81,8 @@ def run_server(settings: Any, *, transport: str | None = None) -> int:
     configure_logging(level=settings.log_level, json_logs=settings.log_json)
     log = get_logger("firstmate.serve")
     chosen = transport or settings.slack.transport()
+    if chosen == "console" and settings.slack.mode == "console":
+        raise UserError("slack.mode is 'console' (FIRSTMATE_SLACK__MODE): run `firstmate console`, or unset it to serve Slack")
     if chosen not in ("socket", "http"):
         raise UserError(
             "no Slack tokens: set SLACK_BOT_TOKEN with SLACK_APP_TOKEN (Socket Mode) or with "
@@ -93,6 +95,17 @@ def run_server(settings: Any, *, transport: str | None = None) -> int:
     service: SlackService | None = None
     digests: Any = None
     stop = threading.Event()
+    running = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        if not running.is_set():  # still starting (auth.test, Socket Mode connect): nothing in flight, stop now
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            raise SystemExit(128 + signum)
+        stop.set()  # running: stop taking events, let in-flight answers finish
+
+    # Installed before the transport starts, so a signal during start-up still closes what was opened.
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         shares_port = chosen == "http" and settings.web.port == settings.slack.port != 0
         if settings.web.enabled and not shares_port:
@@ -104,8 +117,7 @@ def run_server(settings: Any, *, transport: str | None = None) -> int:
         from bot.digest.service import start_scheduler  # digests: scheduler thread (bot/digest/)
 
         digests = start_scheduler(settings, db=runtime.db, searcher=runtime.searcher, metrics=runtime.metrics)
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda signum, frame: stop.set())
+        running.set()
         log.info("firstmate is running", transport=chosen, store=runtime.db.label)
         while not stop.wait(1.0):
             pass
@@ -118,6 +130,8 @@ def run_server(settings: Any, *, transport: str | None = None) -> int:
         if web is not None:
             web.stop()
         runtime.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 0
 
 

@@ -7,6 +7,12 @@ Example:
 
 from __future__ import annotations
 
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.settings.cluster import ClusterSettings
+
 
 class ClusterError(Exception):
     """Reading the cluster failed; ``str()`` is one line without secrets."""
@@ -57,3 +63,21 @@ class ServerError(ClusterError):
 
 class MetricsUnavailable(ClusterError):
     """`top` needs the metrics API (metrics.k8s.io), which this cluster does not serve."""
+
+
+def config_problem(settings: ClusterSettings, exc: Exception) -> str:
+    """One line saying what is wrong with the client configuration (kubeconfig, context, in-cluster) and how to fix it."""
+    text = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+    if settings.in_cluster:
+        if "host/port is not set" in text:
+            return "cluster.in_cluster is set but this is not a pod (no KUBERNETES_SERVICE_HOST); use a kubeconfig instead"
+        return f"cannot load the in-cluster service account: {text}"
+    if settings.kubeconfig is not None and not settings.kubeconfig.is_file():
+        return f"the kubeconfig {settings.kubeconfig} does not exist (cluster.kubeconfig)"
+    if "No configuration found" in text:
+        return ("no kubeconfig found (set cluster.kubeconfig, FIRSTMATE_CLUSTER__KUBECONFIG or KUBECONFIG; "
+                "or cluster.in_cluster: true inside a pod)")
+    context = re.search(r"Expected object with name (\S+) in .*contexts list", text)
+    if context:
+        return f"the kubeconfig has no context '{context.group(1)}' (cluster.context)"
+    return f"cannot load the kubeconfig: {text}"

@@ -270,13 +270,23 @@ def _target(verb: str, positionals: list[str]) -> tuple[str | None, str | None, 
 
 
 def check_alias(expansion: str, *, max_chars: int = DEFAULT_MAX_CHARS) -> None:
-    """Settings-time check of an alias: clean characters and a read verb (the rest is checked when used)."""
+    """Settings-time check of an alias: clean characters, a read verb, no Secrets, no refused flag.
+
+    An alias may be partial (``logs --tail 20`` still needs a pod name), so the whole command is
+    checked again each time it is used; this only refuses what could never be allowed.
+    """
     words = check_characters(expansion, max_chars=max_chars).split()
     if not words:
         raise UsageError("the alias expands to nothing")
     verb = _VERB_SYNONYMS.get(words[0].lower(), words[0].lower())
     if verb not in READ_VERBS:
         raise UsageError(f"'{words[0]}' is not one of firstmate's read commands", token=words[0])
+    for word in words[1:]:
+        if is_secret_word(word):
+            raise UsageError(f"Secrets are never readable through firstmate (token '{word}')", token=word)
+        spelling = word.partition("=")[0] if word.startswith("--") else word[:2]
+        if word.startswith("-") and spelling in _FORBIDDEN_FLAGS:
+            raise UsageError(f"option '{spelling}' is refused: {_FORBIDDEN_FLAGS[spelling]}", token=word)
 
 
 def parse(text: str, *, aliases: Mapping[str, str] | None = None, max_chars: int = DEFAULT_MAX_CHARS) -> Request:

@@ -46,7 +46,7 @@ def help_reply(request: Request, decision: Decision, *, aliases: Mapping[str, st
     verbs = [v for v in USAGE if v in grant.verbs or v == "help"]
     lines = [USAGE[v][0] for v in verbs]
     scope = [
-        f"namespaces: {', '.join(grant.namespaces) or 'none'}" + (f" (default {grant.default_namespace})" if grant.default_namespace else ""),
+        f"namespaces: {', '.join(grant.namespaces) or 'none'}" + (f"; without -n: {grant.default_namespace}" if grant.default_namespace else ""),
         f"-A: {'allowed (over those namespaces)' if grant.all_namespaces else 'not allowed'}",
         f"resources: {', '.join(sorted(grant.resources))}",
     ]

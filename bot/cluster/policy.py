@@ -297,9 +297,12 @@ def evaluate(policy: Policy, request: Request, *, channel: str, user: str, group
     for resource in resources_read(request):
         if resource not in grant.resources:
             return _deny(grant.rule_for("resources"), f"reading {resource} is not allowed here")
+    allowed_ns = ", ".join(grant.namespaces) or "none"
+    if request.resource == "namespaces" and request.name and request.name not in grant.namespaces:
+        # A Namespace object is cluster-scoped, but reading one is still reading that namespace.
+        return _deny(grant.rule_for("namespaces"), f"namespace '{request.name}' is not allowed here (allowed: {allowed_ns})")
     if not _namespaced(request):
         return Decision(allowed=True, rule=grant.rule, reason="allowed", grant=grant)
-    allowed_ns = ", ".join(grant.namespaces) or "none"
     if request.all_namespaces:
         if not grant.all_namespaces:
             return _deny(grant.rule_for("all_namespaces"), f"-A is not allowed here; use -n with one of: {allowed_ns}")

@@ -36,6 +36,7 @@ from bot.cluster.errors import (
     NotFound,
     RateLimited,
     ServerError,
+    config_problem,
 )
 from bot.cluster.models import AccessReview, KubeObject, LogText, ObjectList
 from bot.cluster.resources import RESOURCES
@@ -64,6 +65,7 @@ _API: dict[str, tuple[str, str]] = {
     "horizontalpodautoscalers": ("AutoscalingV2Api", "horizontal_pod_autoscaler"),
 }
 _MAX_BODY = 64 * 1024 * 1024
+_DISCOVERY_TTL_S = 300.0
 
 
 def _status_message(body: Any, fallback: str) -> tuple[str, dict[str, Any]]:
@@ -97,6 +99,7 @@ class KubeReader:
         self._rng = rng
         self._client: Any = None
         self._lock = threading.Lock()
+        self._groups: tuple[float, frozenset[str]] | None = None
 
     # -- client -------------------------------------------------------------------------------
 
@@ -120,8 +123,7 @@ class KubeReader:
                         persist_config=False,
                     )
             except Exception as exc:  # ConfigException, FileNotFoundError, YAML errors
-                where = "in-cluster service account" if self._settings.in_cluster else "kubeconfig"
-                raise ClusterUnavailable(f"cannot load the {where}: {str(exc).splitlines()[0][:200]}") from exc
+                raise ClusterUnavailable(config_problem(self._settings, exc)) from exc
             # Our own retry loop decides what to retry; urllib3 must not retry behind our back.
             cfg.retries = urllib3.Retry(total=0, redirect=0, raise_on_status=False)
             self._client = client.ApiClient(cfg)
@@ -321,13 +323,20 @@ class KubeReader:
         data = self._json("discovery", self._api("ApisApi").get_api_versions)
         return frozenset(str(g.get("name")) for g in data.get("groups") or () if isinstance(g, dict))
 
+    def _cached_groups(self) -> frozenset[str]:
+        """api_groups(), asked at most every 5 minutes (`top -A` would otherwise ask once per namespace)."""
+        now = time.monotonic()
+        if self._groups is None or now - self._groups[0] > _DISCOVERY_TTL_S:
+            self._groups = (now, self.api_groups())
+        return self._groups[1]
+
     def server_version(self) -> str:
         """The server's gitVersion, e.g. v1.32.4."""
         return str(self._json("version", self._api("VersionApi").get_code).get("gitVersion", "unknown"))
 
     def metrics(self, resource: str, *, namespace: str | None) -> ObjectList:
         """Pod or node usage from metrics.k8s.io (for `top`)."""
-        if "metrics.k8s.io" not in self.api_groups():
+        if "metrics.k8s.io" not in self._cached_groups():
             raise MetricsUnavailable("`top` needs the metrics API (metrics.k8s.io, e.g. metrics-server); this cluster has none")
         api = self._api("CustomObjectsApi")
         if resource == "pods" and namespace is not None:

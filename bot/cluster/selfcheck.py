@@ -116,7 +116,7 @@ class SelfCheckReport:
     def reason(self) -> str:
         """One line for users and logs."""
         if not self.completed:
-            return f"could not verify that firstmate's cluster credentials are read-only ({self.error})"
+            return f"cannot reach the cluster to verify that firstmate's credentials are read-only: {self.error}"
         if self.dangerous:
             kinds = []
             if any(c.resource == "secrets" and c.verb in {"get", "list", "watch"} for c in self.dangerous):
@@ -150,8 +150,25 @@ def run_self_check(reader: Reader, policy: Policy, *, workers: int = 4, clock: C
     return SelfCheckReport(True, tuple(answers[: len(needed)]), tuple(answers[len(needed) :]), at=clock())
 
 
+@dataclass(frozen=True)
+class Blocked:
+    """Why cluster commands are off: ``unsafe`` credentials (a denial) or an unverified cluster (an error)."""
+
+    reason: str
+    unsafe: bool
+
+
 class SelfCheckGate:
-    """Keeps the last report; cluster commands pass only when it is safe (or the override is set)."""
+    """Keeps the last report; cluster commands pass only when it is safe (or the override is set).
+
+    Example:
+        >>> from bot.cluster.policy import Policy
+        >>> class Down:
+        ...     def review(self, checks):
+        ...         raise ClusterError("the API server unreachable")
+        >>> SelfCheckGate(Down(), Policy(), override=False, retry_s=60).check().unsafe  # type: ignore[arg-type]
+        False
+    """
 
     def __init__(self, reader: Reader, policy: Policy, *, override: bool, retry_s: float, recheck_s: float = 3600.0,
                  clock: Callable[[], float] = time.time) -> None:
@@ -166,21 +183,25 @@ class SelfCheckGate:
         return self._report
 
     def run(self) -> SelfCheckReport:
-        """Run the self-check now."""
+        """Run the self-check now (one at a time: a command arriving meanwhile waits for this answer)."""
+        with self._lock:
+            return self._run_locked()
+
+    def _run_locked(self) -> SelfCheckReport:
         report = run_self_check(self._reader, self._policy, clock=self._clock)
         self._report = report
         return report
 
-    def check(self) -> str | None:
-        """None when cluster commands may run; otherwise the reason they are off."""
+    def check(self) -> Blocked | None:
+        """None when cluster commands may run; otherwise why they are off."""
         with self._lock:
             report, now = self._report, self._clock()
             stale = report is None or (not report.completed and now - report.at >= self._retry) or now - report.at >= self._recheck
             if stale:
-                report = self.run()
+                report = self._run_locked()
         assert report is not None
         if report.safe or (report.completed and self._override):
             return None
         if not report.completed:
-            return f"cluster commands are off: {report.reason()}; retrying in {self._retry:g}s"
-        return f"cluster commands are off: {report.reason()}. Fix firstmate's RBAC (see README, cluster)"
+            return Blocked(report.reason(), unsafe=False)
+        return Blocked(f"cluster commands are off: {report.reason()}. Fix firstmate's RBAC (see README, cluster)", unsafe=True)

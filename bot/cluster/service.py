@@ -25,15 +25,15 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from bot.cluster import metrics
 from bot.cluster.errors import ClusterError
 from bot.cluster.executor import Executor
 from bot.cluster.grammar import VERBS, Request, UsageError, parse
 from bot.cluster.help import help_reply
+from bot.cluster.metrics import ClusterMetrics
 from bot.cluster.models import Reader
 from bot.cluster.policy import Decision, RateLimiter, evaluate
 from bot.cluster.redact import redact
-from bot.cluster.selfcheck import SelfCheckGate, SelfCheckReport
+from bot.cluster.selfcheck import Blocked, SelfCheckGate, SelfCheckReport
 from bot.core.replies import Reply
 from bot.settings.cluster import ClusterSettings
 from bot.store.audit import AuditLog
@@ -73,8 +73,10 @@ class ClusterService:
         groups: Callable[[str], Iterable[str]] | None = None,
         source: str = "slack",
         clock: Callable[[], float] = time.time,
+        metrics: ClusterMetrics | None = None,
     ) -> None:
         self.settings = settings
+        self.metrics = metrics if metrics is not None else ClusterMetrics()
         self._audit = audit
         self._source = source
         self._clock = clock
@@ -99,12 +101,18 @@ class ClusterService:
         searcher: SearchBackend | None = None,
         source: str = "slack",
         start: bool = True,
+        metrics: Any = None,
         **_: Any,
     ) -> ClusterService:
-        """Build from the whole Settings (the runtime and the CLI call this); ``start`` runs the self-check in the background."""
+        """Build from the whole Settings (the runtime and the CLI call this); ``start`` runs the self-check in the background.
+
+        ``metrics`` is the process's ``bot.observability.Metrics``: the cluster counters join its registry,
+        which is what ``/metrics`` serves.
+        """
         database = db if db is not None else Database.from_settings(settings.store)
         audit = AuditLog(database, unknown_after_s=settings.cluster.audit_unknown_after_s)
-        service = cls(settings.cluster, audit=audit, search=searcher, source=source)
+        registry = getattr(metrics, "registry", None)
+        service = cls(settings.cluster, audit=audit, search=searcher, source=source, metrics=ClusterMetrics(registry))
         if start:
             threading.Thread(target=service.start, name="cluster-self-check", daemon=True).start()
         return service
@@ -164,23 +172,31 @@ class ClusterService:
             return self._usage(exc, text, channel=channel, user=user, request_id=request_id, started=started)
         meta["command"] = request.normalised()
         decision = self._decide(request, channel=channel, user=user)
-        if decision.allowed and request.verb != "help":
-            reason = self._gate.check() if self.settings.self_check else None
-            if reason is not None:
-                decision = Decision(allowed=False, rule="self_check", reason=reason)
+        blocked: Blocked | None = None
+        if decision.allowed and request.verb != "help" and self.settings.self_check:
+            blocked = self._gate.check()
+            if blocked is not None:
+                # Unsafe credentials are a denial (3); a cluster that cannot be verified is a cluster error (4).
+                decision = Decision(allowed=False, rule="self_check", reason=blocked.reason)
         meta["rule"] = decision.rule
+        audited = "allowed" if decision.allowed else ("error" if blocked is not None and not blocked.unsafe else "denied")
         try:
             fresh = self._audit.begin(
                 request_id=request_id, source=self._source, user=user, channel=channel, command=request.normalised(),
                 verb=request.verb, scope=",".join(decision.namespaces) or None,
-                decision="allowed" if decision.allowed else "denied", rule=decision.rule, reason=decision.reason,
+                decision=audited, rule=decision.rule, reason=decision.reason,
             )
         except StoreUnavailable as exc:
             log.error("cluster audit unavailable: %s", exc)
+            self.metrics.record(verb=request.verb, decision="error", seconds=time.monotonic() - started)
             return Reply(kind="error", summary="Cluster commands are paused: the audit store is unavailable.", exit_code=4, meta=meta,
                          data={"allowed": False, "error": "AuditUnavailable", "message": str(exc)})
         if not fresh:
             return Reply(kind="cluster", summary=f"Already handled (request {request_id}); not run twice.", meta={**meta, "duplicate": "true"})
+        if blocked is not None and not blocked.unsafe:
+            self._finish(request_id, request.verb, "error", "error", started, error="ClusterUnavailable")
+            return Reply(kind="error", summary=f"Cluster error: {blocked.reason}", exit_code=4, meta=meta,
+                         data={"allowed": False, "rule": "self_check", "error": "ClusterUnavailable", "reason": blocked.reason})
         if not decision.allowed:
             self._finish(request_id, request.verb, "denied", "denied", started)
             return Reply(kind="denied", summary=f"Denied by {decision.rule}: {decision.reason}", exit_code=3, data=decision.to_json(), meta=meta)
@@ -242,7 +258,7 @@ class ClusterService:
     def _finish(self, request_id: str, verb: str, outcome: str, decision: str, started: float, *,
                 rows: int | None = None, size: int | None = None, error: str | None = None) -> None:
         elapsed = time.monotonic() - started
-        metrics.record(verb=verb if verb in VERBS else "invalid", decision=decision, seconds=elapsed)
+        self.metrics.record(verb=verb if verb in VERBS else "invalid", decision=decision, seconds=elapsed)
         try:
             self._audit.finish(request_id, outcome=outcome, duration_ms=int(elapsed * 1000), result_rows=rows, result_bytes=size, error=error)
         except StoreUnavailable as exc:  # the intent stays and reads as 'unknown'

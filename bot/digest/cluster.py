@@ -108,8 +108,8 @@ class ClusterDigestBuilder:
         title = f"Cluster digest · {request.period_label()}"
         meta = {**request.base_meta(), "policy_rule": rule}
         sections: list[Section] = []
-        if (note := request.late_note()) is not None:
-            sections.append(Section(title="⏰ Late", body=note))
+        if (late := request.late_section()) is not None:
+            sections.append(late)
         try:
             state = self.source.read(namespaces=namespaces, resources=resources, since=request.period.start)
         except ClusterError as exc:
@@ -165,9 +165,15 @@ class ClusterDigestBuilder:
             reply = Reply(kind="digest", summary=summary, sections=sections, meta=meta, data=facts_data)
             return BuiltDigest(reply=reply, facts=facts, quiet=True)
 
-        queries = {reason: facts["failure_queries"].get(reason, "") for reason in by_reason}
+        # Citations are numbered in the order the body mentions them: changes, nodes, then pods.
+        order = [failing[key]["reason"] for key in delta["newly_failing"]]
         if not_ready or node_delta["not_ready"]:
-            queries[NODE_NOT_READY] = _NODE_QUERY
+            order.append(NODE_NOT_READY)
+        order += list(by_reason)
+        queries = {
+            reason: _NODE_QUERY if reason == NODE_NOT_READY else facts["failure_queries"].get(reason, "")
+            for reason in dict.fromkeys(order)
+        }
         related, numbers = self._related(queries)
 
         def cite(reason: str) -> str:
@@ -197,7 +203,7 @@ class ClusterDigestBuilder:
 
         if nodes is not None:
             lines = [f"{len(nodes) - len(not_ready)}/{len(nodes)} Ready"]
-            lines += [f"• {n}: {'; '.join(nodes[n]['problems']) or 'NotReady'}" for n in not_ready]
+            lines += [f"• {n}: {'; '.join(nodes[n]['problems']) or 'NotReady'}{cite(NODE_NOT_READY)}" for n in not_ready]
             sections.append(Section(title="Nodes", body=_bullets(lines)))
         if by_reason:
             lines = []

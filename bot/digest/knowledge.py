@@ -173,8 +173,8 @@ class KnowledgeDigestBuilder:
         title = f"Knowledge digest · {request.period_label()}"
         meta = request.base_meta()
         sections: list[Section] = []
-        if (note := request.late_note()) is not None:
-            sections.append(Section(title="⏰ Late", body=note))
+        if (late := request.late_section()) is not None:
+            sections.append(late)
         if quiet:
             summary = f"{title} · all quiet: no questions and no feedback in this period."
             return BuiltDigest(

@@ -13,12 +13,14 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from bot.core.replies import Reply
+from bot.core.replies import Reply, Section
 from bot.digest.schedule import CronSchedule, Period
 from bot.errors import UserError
 
 DigestKind = Literal["cluster", "knowledge"]
 METADATA_EVENT_TYPE = "firstmate_digest"
+LATE_TITLE = "⏰ Late"
+LATE_AFTER_SLOT = "Late digest: posted after its scheduled time."
 
 
 def digest_id_for(kind: str, channel: str, period_end: dt.datetime) -> str:
@@ -81,7 +83,12 @@ class DigestRequest:
         if self.missed > 0:
             runs = "run" if self.missed == 1 else "runs"
             return f"Late digest: {self.missed} scheduled {runs} missed; this one covers the whole gap."
-        return "Late digest: posted after its scheduled time."
+        return LATE_AFTER_SLOT
+
+    def late_section(self) -> Section | None:
+        """The section a late digest starts with (the builders put it first)."""
+        note = self.late_note()
+        return Section(title=LATE_TITLE, body=note) if note is not None else None
 
     def base_meta(self) -> dict[str, str]:
         return {
@@ -93,6 +100,14 @@ class DigestRequest:
             "late": "true" if self.late else "false",
             "missed_runs": str(self.missed),
         }
+
+
+def label_late(reply: Reply) -> Reply:
+    """``reply`` marked late: a stored digest that only goes out now, after its slot."""
+    if any(section.title == LATE_TITLE for section in reply.sections):
+        return reply
+    late = Section(title=LATE_TITLE, body=LATE_AFTER_SLOT)
+    return reply.model_copy(update={"sections": [late, *reply.sections], "meta": {**reply.meta, "late": "true"}})
 
 
 @dataclass(frozen=True)

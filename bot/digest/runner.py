@@ -43,6 +43,7 @@ from bot.digest.models import (
     RunOutcome,
     Status,
     digest_id_for,
+    label_late,
 )
 from bot.digest.schedule import CronSchedule, Period
 from bot.settings.digest import DigestSchedule, DigestSettings
@@ -172,7 +173,8 @@ class DigestRunner:
         slot = cron.latest_fire(now)
         row = self.outbox.for_slot(schedule.kind, schedule.channel, slot)
         if row is not None:
-            period, late, missed = Period(row.period_start, row.period_end), row.late, row.missed
+            period, missed = Period(row.period_start, row.period_end), row.missed
+            late = row.late or (row.payload is None and self._is_late(now, row.period_end))
         else:
             start = self._period_start(schedule.kind, schedule.channel, cron, slot) or cron.previous_fire(
                 slot
@@ -303,9 +305,18 @@ class DigestRunner:
 
     def _complete(self, row: OutboxRow, cron: CronSchedule, schedule: DigestSchedule) -> RunOutcome:
         period = Period(row.period_start, row.period_end)
+        # Claimed on time but going out only now (a crash or failed posts, then a retry well after
+        # the slot): it is labelled late after all.
+        now = self.clock.now()
+        late = row.late or self._is_late(now, row.period_end)
 
         def outcome(
-            status: Status, reason: str = "", *, slack_ts: str | None = None, reply: Reply | None = None
+            status: Status,
+            reason: str = "",
+            *,
+            slack_ts: str | None = None,
+            reply: Reply | None = None,
+            was_late: bool | None = None,
         ) -> RunOutcome:
             return RunOutcome(
                 status=status,
@@ -314,7 +325,7 @@ class DigestRunner:
                 slot=row.period_end,
                 digest_id=row.digest_id,
                 period=period,
-                late=row.late,
+                late=late if was_late is None else was_late,
                 reason=reason,
                 slack_ts=slack_ts,
                 reply=reply,
@@ -338,12 +349,12 @@ class DigestRunner:
                 log.info(
                     "digest %s: already in the channel (ts found in history); marked posted", row.digest_id
                 )
-                return outcome("recovered", "found in the channel history", slack_ts=ts)
+                return outcome("recovered", "found in the channel history", slack_ts=ts, was_late=row.late)
 
         # b. Build once; a retry posts the stored payload.
         if row.payload is None:
             request = self._request(
-                schedule, cron, row.digest_id, period, late=row.late, missed=row.missed, now=self.clock.now()
+                schedule, cron, row.digest_id, period, late=late, missed=row.missed, now=now
             )
             try:
                 built: BuiltDigest = self._builder(row.kind).build(request)
@@ -366,6 +377,8 @@ class DigestRunner:
             reply = built.reply
         else:
             reply = Reply.model_validate(row.payload)
+            if late and not row.late:
+                reply = label_late(reply)
 
         # c. Post, then mark.
         if not self.outbox.begin_attempt(
@@ -373,6 +386,7 @@ class DigestRunner:
             owner=self.owner,
             now=self.clock.now().timestamp(),
             lease_seconds=self.settings.lease_seconds,
+            late=late,
         ):
             return outcome("backed_off", "lost the lease before posting")
         self._checkpoint("before_post")
@@ -390,5 +404,5 @@ class DigestRunner:
             now=self.clock.now().timestamp(),
             before_commit=lambda: self._checkpoint("before_commit"),
         )
-        log.info("digest %s: posted (late=%s)", row.digest_id, row.late)
-        return outcome("posted", "late" if row.late else "", slack_ts=ts, reply=reply)
+        log.info("digest %s: posted (late=%s)", row.digest_id, late)
+        return outcome("posted", "late" if late else "", slack_ts=ts, reply=reply)

@@ -35,7 +35,9 @@ class SlackSettings(BaseModel):
     app_token: SecretStr | None = None
     signing_secret: SecretStr | None = None
     api_url: str = Field(default="https://slack.com/api/", description="Web API base URL (tests, gateways).")
-    mode: str = Field(default="auto", description="'auto', 'socket', 'http' or 'console'.")
+    mode: Literal["auto", "socket", "http", "console"] = Field(
+        default="auto", description="'auto' (from the tokens that are set), 'socket', 'http' or 'console'."
+    )
     host: str = "0.0.0.0"
     port: int = 3000
 
@@ -77,8 +79,8 @@ class SlackSettings(BaseModel):
 
     def transport(self) -> Literal["socket", "http", "console"]:
         """Which transport the tokens allow: socket (bot+app token), http (bot token+secret), else console."""
-        if self.mode in ("socket", "http", "console"):
-            return self.mode  # type: ignore[return-value]
+        if self.mode != "auto":
+            return self.mode
         if self.bot_token and self.app_token:
             return "socket"
         if self.bot_token and self.signing_secret:

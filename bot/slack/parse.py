@@ -51,8 +51,14 @@ class BotIdentity:
 
 
 def from_mention(event: dict[str, Any], *, identity: BotIdentity, ignore_other_bots: bool = True) -> Incoming | None:
-    """An ``app_mention``: answer in the message's thread (not our own, nor other bots' when configured)."""
+    """An ``app_mention``: answer in the message's thread (not our own, nor other bots' when configured).
+
+    Slack also sends ``app_mention`` for a message edited to mention the bot (it carries ``edited``);
+    edits are ignored, like ``message_changed``.
+    """
     if event.get("user") in (None, identity.user_id) or event.get("subtype") in ("message_changed", "message_deleted"):
+        return None
+    if event.get("edited"):
         return None
     if event.get("bot_id") and (event.get("bot_id") == identity.bot_id or ignore_other_bots):
         return None

@@ -30,6 +30,8 @@ log = get_logger("firstmate.slack.responder")
 
 # Errors where the asker can still be told privately through response_url.
 _TELL_PRIVATELY = ("not_in_channel", "channel_not_found", "is_archived", "restricted_action", "ratelimited")
+# Slack refused our rendering, not the channel: the plain-text fallback still carries the whole reply.
+_TEXT_ONLY_RETRY = ("invalid_blocks", "invalid_blocks_format", "msg_too_long", "msg_blocks_too_long")
 
 
 class Responder:
@@ -52,6 +54,7 @@ class Responder:
         self._pool = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="firstmate-answer")
         self._accepting = True
         self._local_claims: set[str] = set()
+        self._running: set[str] = set()
         self._claims_lock = threading.Lock()
 
     # -- scheduling --------------------------------------------------------------------------
@@ -83,15 +86,32 @@ class Responder:
 
     def _claim(self, key: str) -> bool:
         store = self.core.store
-        if store is None:
-            with self._claims_lock:
+        with self._claims_lock:
+            if key in self._running:  # still being answered here, however long a 429 wait takes
+                return False
+            if store is None:
                 if key in self._local_claims:
                     return False
                 self._local_claims.add(key)
-                return True
-        return store.claim_event(key, owner=self.owner, lease_s=self.settings.dedup_lease_s)
+            self._running.add(key)
+        if store is None:
+            return True
+        try:
+            claimed = store.claim_event(key, owner=self.owner, lease_s=self.settings.dedup_lease_s)
+        except Exception as exc:  # the store is down: answering (maybe twice) beats dropping the question
+            self.metrics.errors.labels(stage="store").inc()
+            log.error("could not claim event; answering without cross-replica dedup", error=type(exc).__name__)
+            return True
+        if not claimed:
+            self._release(key)
+        return claimed
+
+    def _release(self, key: str) -> None:
+        with self._claims_lock:
+            self._running.discard(key)
 
     def _finish(self, key: str) -> None:
+        self._release(key)
         if self.core.store is not None:
             try:
                 self.core.store.finish_event(key)
@@ -159,10 +179,11 @@ class Responder:
         try:
             if ephemeral and response_url:
                 self.sender.respond(response_url, text=message.text, blocks=message.blocks)
+            elif ephemeral:  # no response_url: still only the asker may see it
+                self.sender.post_ephemeral(channel=incoming.channel, user=incoming.user, text=message.text,
+                                           blocks=message.blocks)
             else:
-                posted = self.sender.post(channel=incoming.channel, text=message.text, blocks=message.blocks,
-                                          thread_ts=thread_ts)
-                reply_ts = posted.ts
+                reply_ts = self._post(incoming.channel, message, thread_ts)
                 if message.attachment is not None:
                     self._upload(incoming.channel, message.attachment, thread_ts or reply_ts)
         except DeliveryError as exc:
@@ -176,6 +197,17 @@ class Responder:
             self.core.replied(outcome, reply_ts=reply_ts)
         log.info("reply posted", request_id=incoming.request_id, kind=kind, trigger=incoming.trigger,
                  channel=incoming.channel, ephemeral=ephemeral and bool(response_url))
+
+    def _post(self, channel: str, message: blocks.Message, thread_ts: str | None) -> str | None:
+        """chat.postMessage; if Slack rejects the blocks themselves, the text fallback alone still goes out."""
+        try:
+            return self.sender.post(channel=channel, text=message.text, blocks=message.blocks,
+                                    thread_ts=thread_ts).ts
+        except DeliveryError as exc:
+            if exc.error not in _TEXT_ONLY_RETRY:
+                raise
+            log.warning("blocks refused; sending the text fallback", error=exc.error, channel=channel)
+            return self.sender.post(channel=channel, text=message.text, thread_ts=thread_ts).ts
 
     def _upload(self, channel: str, attachment: Any, thread_ts: str | None) -> None:
         with contextlib.suppress(DeliveryError):  # logged by the sender; the message itself went out
@@ -239,7 +271,13 @@ class Responder:
                 self.sender.respond(response_url, text=message.text, blocks=message.blocks)
             return
         thread = container.get("thread_ts") or container.get("message_ts")
-        self.sender.post(channel=channel, text=message.text, blocks=message.blocks, thread_ts=thread)
+        try:
+            self._post(channel, message, thread)
+        except DeliveryError:
+            if not response_url:
+                raise  # logged with its cause by the sender
+            self.sender.respond(response_url, text=message.text, blocks=message.blocks)  # only the clicker sees it
+            return
         if message.attachment is not None:
             self._upload(channel, message.attachment, thread)
 

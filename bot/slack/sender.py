@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -35,6 +35,8 @@ from slack_sdk.webhook import WebhookClient
 from bot.observability import Metrics, get_logger
 
 log = get_logger("firstmate.slack.sender")
+
+REACTION_MAX_WAIT_S = 3.0
 
 
 class DeliveryError(Exception):
@@ -148,14 +150,24 @@ class SlackSender:
         self._blocked_until: dict[str, float] = {}
 
     # -- the core loop -----------------------------------------------------------------------
-    def call(self, method: str, send: Callable[[], Any], *, channel: str | None = None, ordered: bool = True) -> Any:
-        """Run ``send`` (one WebClient call) with 429 waits, retries and per-channel order."""
+    def call(
+        self, method: str, send: Callable[[], Any], *, channel: str | None = None, ordered: bool = True,
+        max_wait_s: float | None = None, expected: tuple[str, ...] = (),
+    ) -> Any:
+        """Run ``send`` (one WebClient call) with 429 waits, retries and per-channel order.
+
+        ``max_wait_s`` bounds the 429 waiting of this call (default: the sender's ``max_wait_s``);
+        ``expected`` errors (``already_reacted``…) are raised without being logged or counted as failures.
+        """
+        limit = self.max_wait_s if max_wait_s is None else min(max_wait_s, self.max_wait_s)
         if ordered and channel:
             with self._turns.turn(channel):
-                return self._attempts(method, send, channel)
-        return self._attempts(method, send, channel)
+                return self._attempts(method, send, channel, limit, expected)
+        return self._attempts(method, send, channel, limit, expected)
 
-    def _attempts(self, method: str, send: Callable[[], Any], channel: str | None) -> Any:
+    def _attempts(
+        self, method: str, send: Callable[[], Any], channel: str | None, limit: float, expected: tuple[str, ...]
+    ) -> Any:
         waited = 0.0
         failures = 0
         while True:
@@ -163,6 +175,8 @@ class SlackSender:
                 until = self._blocked_until.get(method, 0.0)
             pause = until - self._clock()
             if pause > 0:
+                if waited + pause > limit:
+                    self._give_up(method, channel, waited, expected)
                 self._sleep(pause)
                 waited += pause
             try:
@@ -174,18 +188,20 @@ class SlackSender:
                     retry_after = _retry_after(exc.response.headers)
                     if self.metrics is not None:
                         self.metrics.rate_limited.labels(method=method).inc()
-                    if waited + retry_after > self.max_wait_s:
-                        self._failed(method, "ratelimited", channel, "gave up after waiting", waited)
                     log.warning("slack rate limited", method=method, channel=channel, retry_after=retry_after)
-                    with self._blocked_lock:
+                    with self._blocked_lock:  # every caller of this method waits, not only this one
                         self._blocked_until[method] = max(
                             self._blocked_until.get(method, 0.0), self._clock() + retry_after
                         )
+                    if waited + retry_after > limit:
+                        self._give_up(method, channel, waited, expected)
                     continue
                 if status >= 500 and failures < self.retries:
                     failures += 1
                     self._backoff(method, channel, failures, error)
                     continue
+                if error in expected:
+                    raise DeliveryError(method, error, channel=channel) from None
                 self._failed(method, error, channel, "slack refused the call", waited)
             except (OSError, TimeoutError) as exc:
                 if failures < self.retries:
@@ -199,7 +215,12 @@ class SlackSender:
         log.warning("slack call failed, retrying", method=method, channel=channel, error=error, attempt=failures)
         self._sleep(delay)
 
-    def _failed(self, method: str, error: str, channel: str | None, cause: str, waited: float) -> None:
+    def _give_up(self, method: str, channel: str | None, waited: float, expected: tuple[str, ...]) -> NoReturn:
+        if "ratelimited" in expected:
+            raise DeliveryError(method, "ratelimited", channel=channel)
+        self._failed(method, "ratelimited", channel, "gave up after waiting", waited)
+
+    def _failed(self, method: str, error: str, channel: str | None, cause: str, waited: float) -> NoReturn:
         if self.metrics is not None:
             self.metrics.errors.labels(stage="slack_api").inc()
         log.error("slack call failed", method=method, error=error, channel=channel, cause=cause,
@@ -238,10 +259,16 @@ class SlackSender:
     ) -> None:
         webhook = WebhookClient(response_url, timeout=10)
         for attempt in range(self.retries + 1):
-            resp = webhook.send(
-                text=text, blocks=blocks, response_type="ephemeral" if ephemeral else "in_channel",
-                replace_original=False,
-            )
+            try:
+                resp = webhook.send(
+                    text=text, blocks=blocks, response_type="ephemeral" if ephemeral else "in_channel",
+                    replace_original=False,
+                )
+            except OSError as exc:  # connection refused/reset, timeout (urllib's URLError is an OSError)
+                if attempt < self.retries:
+                    self._backoff("response_url", None, attempt + 1, type(exc).__name__)
+                    continue
+                self._failed("response_url", type(exc).__name__, None, "response_url unreachable", 0.0)
             if resp.status_code == 200:
                 return
             if resp.status_code == 429 and attempt < self.retries:
@@ -256,8 +283,9 @@ class SlackSender:
     def react(self, *, channel: str, ts: str, name: str, remove: bool = False) -> None:
         method = "reactions.remove" if remove else "reactions.add"
         fn = self.client.reactions_remove if remove else self.client.reactions_add
-        try:
-            self.call(method, lambda: fn(channel=channel, timestamp=ts, name=name), channel=channel, ordered=False)
+        try:  # a reaction is a courtesy: never hold an answer back long for it
+            self.call(method, lambda: fn(channel=channel, timestamp=ts, name=name), channel=channel, ordered=False,
+                      max_wait_s=REACTION_MAX_WAIT_S, expected=("already_reacted", "no_reaction", "ratelimited"))
         except DeliveryError as exc:
             if exc.error not in ("already_reacted", "no_reaction"):
                 log.info("reaction skipped", method=method, error=exc.error)

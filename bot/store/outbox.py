@@ -311,12 +311,15 @@ class OutboxStore:
         )
         return count == 1
 
-    def begin_attempt(self, digest_id: str, *, owner: str, now: float, lease_seconds: float) -> bool:
+    def begin_attempt(
+        self, digest_id: str, *, owner: str, now: float, lease_seconds: float, late: bool = False
+    ) -> bool:
         """Committed before the Slack call: from here on the message may exist in the channel."""
         count = self.db.execute(
-            "UPDATE digest_outbox SET attempts = attempts + 1, maybe_posted = 1, lease_until = ?, updated_at = ? "
+            "UPDATE digest_outbox SET attempts = attempts + 1, maybe_posted = 1, lease_until = ?, updated_at = ?, "
+            "late = CASE WHEN ? = 1 THEN 1 ELSE late END "
             "WHERE digest_id = ? AND owner = ? AND state = 'pending'",
-            (now + lease_seconds, now, digest_id, owner),
+            (now + lease_seconds, now, int(late), digest_id, owner),
         )
         return count == 1
 

@@ -6,12 +6,15 @@ undefined (0x81 0x8D 0x8F 0x90 0x9D) and the soft hyphen 0xAD were lost. The rep
 1. re-encodes each run of cp1252 characters to bytes (:mod:`repair_codec`), decodes the intact
    UTF-8 and marks every truncated sequence (a lead byte with too few continuation bytes);
 2. lists the characters each one could have been by re-inserting the lost bytes;
-3. chooses among them with a language model that reads both sides (:mod:`repair_decode`):
-   trigrams of running Chinese text, jieba's dictionary (boosted for words CC-CEDICT lists), the
-   tech lexicon (``data/tech_lexicon.txt``: completing 高可用 or 控制面 is strong evidence), a
-   "在/从/到 X 中" frame, and a domain model learned from the vendored damaged corpus
-   (:mod:`repair_domain`, cached under ``index/build/repair/``); long inputs also teach
-   themselves (EM), and neighbouring damaged characters are settled jointly.
+3. chooses among them with a language model that reads both sides (:mod:`repair_decode`): a
+   Kneser-Ney 5-gram model of in-domain text (:mod:`repair_kn`: ~142k characters of technical
+   prose and chat written as training text, ``data/train/``, plus the vendored corpus as repaired
+   once, :mod:`repair_domain`, cached under ``index/build/repair/``), trigrams of general running
+   Chinese, jieba's dictionary (boosted for words CC-CEDICT lists), the tech lexicon
+   (``data/tech_lexicon.txt``: completing 高可用 or 控制面 is strong evidence), a "在/从/到 X 中"
+   frame, and topic triggers from the training text (:mod:`repair_trigger`: PV and 挂载 nearby
+   call for 卷). The weights were fitted on damaged training text and the dev text. Long inputs
+   also teach themselves (EM), and neighbouring damaged characters are settled jointly.
 
 Text that was never damaged (clean Chinese, ASCII, "café") comes back byte-identical. Choices whose
 runner-up is close are reported in ``uncertain_spans``: kept as the best guess, never dropped.
@@ -36,9 +39,9 @@ if TYPE_CHECKING:
     from retrieval.corpus.repair_decode import Decoder
 
 #: A choice is uncertain when the runner-up scores within this many nats of it (posterior odds
-#: below about 7 : 1). On the development texts 3% of the damaged characters fall under it and
-#: they hold about a third of the wrong choices (at 1.0: 1% flagged, a ninth of the errors; at
-#: 3.0: 5% flagged, half of the errors).
+#: below about 7 : 1; the weights were fitted as a log-linear model, so the odds are calibrated).
+#: On the dev texts 1.1% of the damaged characters fall under it and they hold about half of the
+#: wrong choices (at 1.0: 0.6% flagged, 37% of the errors; at 4.0: 2.1% flagged, 61%).
 UNCERTAIN_MARGIN = 2.0
 
 
@@ -78,6 +81,7 @@ class _State:
     decoder: Decoder | None = None
     base: Decoder | None = None  # without the domain model: for the corpus it was learned from
     sources: frozenset[str] = frozenset()
+    domain: str = ""  # the vendored corpus as the first decoder repaired it
 
 
 def _decoder(text: str | None = None) -> Decoder:
@@ -87,37 +91,42 @@ def _decoder(text: str | None = None) -> Decoder:
         if _State.decoder is None:
             from retrieval.config import DEFAULT_BUILD_DIR, DEFAULT_CORPUS_DIR
             from retrieval.corpus import repair_sources as sources
-            from retrieval.corpus.repair_decode import Decoder, Weights
+            from retrieval.corpus.repair_decode import BASE_WEIGHTS, Decoder, Weights
             from retrieval.corpus.repair_domain import domain_text
+            from retrieval.corpus.repair_kn import KNModel
             from retrieval.corpus.repair_lm import tokens
             from retrieval.corpus.repair_words import build_word_model
 
             words = build_word_model(
                 sources.dictionary_words(), curated=sources.curated_words(), lexicon=sources.lexicon_terms()
             )
-            general, dictionary, frame = (
-                sources.general_model(),
-                sources.dict_bigram(),
-                sources.general_frame(),
-            )
-            lexicon = sources.lexicon_bigram()
-            base = Decoder(general=general, dictionary=dictionary, words=words, frame=frame, lexicon=lexicon)
+            general, dictionary = sources.general_model(), sources.dict_bigram()
+            frame, trigger = sources.general_frame(), sources.trigger_model()
+
+            def make(weights: Weights, indomain: KNModel, streams: list[str]) -> Decoder:
+                return Decoder(
+                    weights=weights,
+                    general=general,
+                    dictionary=dictionary,
+                    words=words,
+                    frame=frame,
+                    trigger=trigger,
+                    indomain=indomain,
+                    domain_streams=[tokens(t) for t in streams],
+                )
+
+            # First decoder: in-domain model of the training text alone. It repairs the vendored
+            # corpus once (cached); that repair then joins the in-domain model of the final one.
+            base = make(BASE_WEIGHTS, sources.indomain_model(), [])
             domain = domain_text(
                 lambda scanned: base.decide(scanned).choice,
                 corpus_dir=DEFAULT_CORPUS_DIR,
                 cache_dir=DEFAULT_BUILD_DIR / "repair",
                 min_slots=Weights().em_min_slots,
             )
-            _State.decoder = Decoder(
-                general=general,
-                dictionary=dictionary,
-                words=words,
-                frame=frame,
-                lexicon=lexicon,
-                domain_streams=[tokens(domain.text)] if domain.text else [],
-            )
-            _State.decoder.fixed_domain()
-            _State.base, _State.sources = base, domain.sources
+            extra = [domain.text] if domain.text else []
+            _State.decoder = make(Weights(), sources.indomain_model(*extra), extra)
+            _State.base, _State.sources, _State.domain = base, domain.sources, domain.text
         if text is not None and _State.sources and _State.base is not None:
             from retrieval.corpus.repair_domain import text_hash
 
@@ -129,6 +138,13 @@ def _decoder(text: str | None = None) -> Decoder:
 def warm_up() -> None:
     """Load the repair's models now instead of on the first damaged text."""
     _decoder()
+
+
+def learned_domain_text() -> str:
+    """The vendored corpus as the first decoder repaired it (part of the in-domain model); empty
+    when there is none. For tools such as ``bench/repair_fit.py``."""
+    _decoder()
+    return _State.domain
 
 
 def repair_text(text: str, *, uncertain_margin: float = UNCERTAIN_MARGIN) -> RepairResult:

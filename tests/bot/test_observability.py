@@ -60,3 +60,16 @@ def test_third_party_payloads_are_dropped_at_info() -> None:
     text = stream.getvalue()
     assert "my private question" not in text
     assert text.count("[payload omitted]") == 2
+
+
+def test_plain_lines_for_the_console_are_short_and_still_scrubbed() -> None:
+    stream = io.StringIO()
+    configure_logging(level="WARNING", plain=True, stream=stream)
+    log = get_logger("firstmate.test")
+    log.info("not shown below WARNING")
+    log.warning("cluster self-check: no kubeconfig found", token="xoxb-123-456-abc")
+    logging.getLogger("slack_sdk").error("library trouble")
+    assert stream.getvalue().splitlines() == [
+        "firstmate: warning: cluster self-check: no kubeconfig found (token=[redacted])",
+        "firstmate: error: library trouble",
+    ]

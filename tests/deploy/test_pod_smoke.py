@@ -149,7 +149,8 @@ def test_dev_pod_becomes_ready_answers_and_stops_gracefully(pod: tuple[Pod, Any,
         assert ready["checks"].get(check, {}).get("ok") is True, f"/readyz check {check}: {ready['checks']}"
     print("READYZ", json.dumps(ready, ensure_ascii=False))
     code, metrics = get(running.web + "/metrics")
-    assert code == 200 and b"# TYPE" in metrics
+    assert code == 200 and b"# TYPE firstmate_events_received_total counter" in metrics
+    assert b"# TYPE firstmate_cluster_commands_total counter" in metrics, "cluster-command counters are not served"
 
     # One mention over Socket Mode gets a threaded answer through the fake Web API.
     before = len([c for c in slack.calls if c.method == "chat.postMessage"])

@@ -468,7 +468,8 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = None
         api.requests.append(Recorded(self.command, path, query, self.headers.get("Accept", ""), body))
-        if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+        scheme, _, credential = (self.headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() != "bearer" or credential.strip() != TOKEN:  # the scheme is case-insensitive, as on a real server
             self._send(401, _status(401, "Unauthorized", "Unauthorized"))
             return
         fault = api.take_fault(path)

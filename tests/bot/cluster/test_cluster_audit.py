@@ -87,3 +87,67 @@ def test_audit_never_holds_output(tmp_path: Path, shared_kubeconfig: Path) -> No
 def test_audit_text_redacts_credentials() -> None:
     assert audit_text("get pods --token=abc --server https://x -s https://y") == "get pods --token=<redacted> --server <redacted> -s <redacted>"
     assert audit_text("get \u0455ecrets\u200b") == "get \\u0455ecrets\\u200b"
+
+
+class Crash(BaseException):
+    """Stands for the process dying mid-command (not an Exception: nothing in the service catches it)."""
+
+
+class PeekingReader(RecordingReader):
+    """Looks at the audit trail at the moment the cluster is read, then optionally dies."""
+
+    def __init__(self, request_id: str, *, crash: bool = False) -> None:
+        super().__init__()
+        self.request_id, self.crash = request_id, crash
+        self.audit: AuditLog | None = None
+        self.seen: list[Any] = []
+
+    def list(self, resource: str, *, namespace: str | None, selector: str | None = None,
+             field_selector: str | None = None, max_items: int | None = None) -> Any:
+        assert self.audit is not None
+        self.seen.append(self.audit.get(self.request_id))
+        if self.crash:
+            raise Crash()
+        return super().list(resource, namespace=namespace, selector=selector, field_selector=field_selector, max_items=max_items)
+
+
+def test_intent_is_written_before_the_cluster_is_read(db: Database) -> None:
+    reader = PeekingReader("Ev-peek")
+    svc, audit, _ = service(db, Clock(), reader)
+    reader.audit = audit
+    assert svc.handle("get pods", channel=SHOP, user="U1", request_id="Ev-peek").exit_code == 0
+    during = reader.seen[0]
+    assert during is not None, "no intent row existed while the cluster was being read"
+    assert (during.decision, during.outcome, during.finished_at, during.command) == ("allowed", "pending", None, "get pods")
+    after = audit.get("Ev-peek")
+    assert after is not None and after.outcome == "ok" and after.finished_at is not None
+
+
+def test_a_crash_mid_command_reads_unknown_and_a_redelivery_adds_nothing(db: Database) -> None:
+    clock = Clock()
+    reader = PeekingReader("Ev-crash", crash=True)
+    svc, audit, _ = service(db, clock, reader)
+    reader.audit = audit
+    with pytest.raises(Crash):
+        svc.handle("get pods", channel=SHOP, user="U1", request_id="Ev-crash")
+    assert audit.get("Ev-crash").outcome == "pending"  # type: ignore[union-attr]
+    clock.now += 301
+    # The process restarts: start() writes 'unknown' on the orphaned intent (no gap in the trail).
+    restarted, audit2, reader2 = service(db, clock)
+    restarted.start()
+    record = audit2.get("Ev-crash")
+    assert record is not None and record.outcome == "unknown" and record.finished_at is None
+    # Slack redelivers the same event to the new process: not run again, no second record.
+    again = restarted.handle("get pods", channel=SHOP, user="U1", request_id="Ev-crash")
+    assert again.meta.get("duplicate") == "true" and reader2.calls == []
+    assert [(r.request_id, r.outcome) for r in audit2.tail(limit=10)] == [("Ev-crash", "unknown")]
+
+
+def test_audit_never_holds_describe_output(tmp_path: Path, shared_kubeconfig: Path) -> None:
+    db = Database.sqlite(tmp_path / "audit.db")
+    svc = ClusterService(make_settings(shared_kubeconfig), audit=AuditLog(db))
+    reply = svc.handle("describe pod web-7c9d8f6b5-m4q7r", channel=SHOP, user="U1", request_id="Ev-describe")
+    assert reply.exit_code == 0 and "STRIPE_API_KEY" in reply.to_text()
+    dump = repr(db.fetchall("SELECT * FROM cluster_audit"))
+    assert "STRIPE_API_KEY" not in dump and "web-config" not in dump and "S3cr3t" not in dump
+    assert "describe pods web-7c9d8f6b5-m4q7r" in dump

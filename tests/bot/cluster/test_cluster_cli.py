@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -80,3 +83,46 @@ def test_audit_tail(config: Path) -> None:
     assert all(r["request_id"].startswith("cli-") and r["source"] == "cli" for r in records)
     code, out, _ = invoke("audit", "tail", "--config", str(config))
     assert code == 0 and "get pods" in out
+
+
+FIRSTMATE = Path(sys.executable).with_name("firstmate")
+
+
+def run_installed(*args: str, cwd: Path, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The console script pip installed (`.venv/bin/firstmate`), in a clean environment."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FIRSTMATE_", "SLACK_", "KUBECONFIG"))}
+    env.update(extra_env or {})
+    return subprocess.run([str(FIRSTMATE), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_installed_entry_point_exit_codes_and_json(config: Path, tmp_path: Path) -> None:
+    ok = run_installed("kube", "--config", str(config), "--json", "get pods", cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    data = json.loads(ok.stdout)
+    assert data["total"] == 7 and all(isinstance(row, dict) and row["name"] for row in data["rows"])
+
+    usage = run_installed("kube", "--config", str(config), "get pods -o yaml", cwd=tmp_path)
+    assert (usage.returncode, usage.stdout) == (2, "")
+    assert usage.stderr.strip().count("\n") == 0 and "'-o' is refused" in usage.stderr
+
+    denied = run_installed("kube", "--config", str(config), "--json", "get pods -n kube-system", cwd=tmp_path)
+    assert denied.returncode == 3
+    assert json.loads(denied.stdout) == {"allowed": False, "rule": "channels.cli.namespaces",
+                                         "reason": "namespace 'kube-system' is not allowed here (allowed: shop)"}
+    assert denied.stderr.strip() == "Denied by channels.cli.namespaces: namespace 'kube-system' is not allowed here (allowed: shop)"
+
+    missing = run_installed("kube", "--config", str(config), "get pods nope", cwd=tmp_path)
+    assert missing.returncode == 4 and missing.stderr.strip() == "Cluster error: pod 'nope' not found in shop"
+    for proc in (ok, usage, denied, missing):
+        assert "Traceback" not in proc.stderr
+
+
+def test_installed_entry_point_without_a_cluster(tmp_path: Path) -> None:
+    """No kubeconfig anywhere: one clear line and exit 4 (a cluster error, not a policy denial)."""
+    proc = run_installed("kube", "get pods", cwd=tmp_path, extra_env={"HOME": str(tmp_path)})
+    assert proc.returncode == 4, (proc.stdout, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Cluster error: cannot reach the cluster"), proc.stderr
+    assert "no kubeconfig found" in lines[0] and "KUBECONFIG" in lines[0]
+    usage = run_installed("kube", "--nonsense-option", cwd=tmp_path, extra_env={"HOME": str(tmp_path)})
+    assert usage.returncode == 2 and "Traceback" not in usage.stderr

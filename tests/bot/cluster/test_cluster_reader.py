@@ -14,6 +14,7 @@ from fakes.kube_apiserver import CLUSTER_ADMIN, SSAR_PATH, TOKEN, FakeKubeApiSer
 from bot.cluster.errors import ClusterUnavailable, Forbidden, NotFound, RateLimited, ServerError
 from bot.cluster.models import AccessReview
 from bot.cluster.reader import KubeReader
+from bot.settings.cluster import ClusterSettings
 
 
 class Sleeps(list[float]):
@@ -171,3 +172,96 @@ def test_admin_fake_allows_everything(tmp_path: Path) -> None:
     with FakeKubeApiServer(rules=CLUSTER_ADMIN) as api:
         reader, _ = reader_for(api.write_kubeconfig(tmp_path / "kc"))
         assert reader.review([AccessReview("get", "secrets", namespace="shop")])[0].allowed
+
+
+def test_default_timeouts_reach_the_http_layer(kube_api: FakeKubeApiServer, kubeconfig: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """3 s to connect and 15 s to read, as urllib3 receives them from the real client (issue 5 §2)."""
+    import urllib3
+
+    seen: list[object] = []
+    original = urllib3.PoolManager.urlopen
+
+    def spy(self: urllib3.PoolManager, method: str, url: str, redirect: bool = True, **kw: object) -> object:
+        seen.append(kw.get("timeout"))
+        return original(self, method, url, redirect=redirect, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(urllib3.PoolManager, "urlopen", spy)
+    reader = KubeReader(ClusterSettings(kubeconfig=kubeconfig, context="fake"))
+    reader.list("pods", namespace="shop")
+    reader.logs(namespace="shop", pod="web-7c9d8f6b5-k2x9p")
+    assert len(seen) == 2
+    for timeout in seen:
+        assert isinstance(timeout, urllib3.Timeout)
+        assert (timeout.connect_timeout, timeout.read_timeout) == (3.0, 15.0)
+
+
+def test_big_logs_are_cut_to_200_lines_and_64_kib(kube_api: FakeKubeApiServer, kubeconfig: Path) -> None:
+    pod, container = "web-7c9d8f6b5-k2x9p", "web"
+    lines = [f"{i:05d} " + "x" * 393 for i in range(1000)]  # 400 bytes a line: 200 lines = 80,000 bytes
+    kube_api.logs[f"shop/{pod}/{container}"] = {"current": "\n".join(lines) + "\n", "previous": None}
+    reader, _ = reader_for(kubeconfig)
+    log = reader.logs(namespace="shop", pod=pod, container=container, tail=10_000)
+    sent = [r.query for r in kube_api.requests if r.path.endswith(f"/{pod}/log")][-1]
+    assert sent["tailLines"] == ["200"] and sent["limitBytes"] == ["65536"]
+    assert log.truncated and len(log.text.encode()) <= 65536
+    kept = log.text.splitlines()
+    assert len(kept) <= 200 and kept[0].startswith("00800 ")  # the last 200 lines, cut at 64 KiB
+    few = reader.logs(namespace="shop", pod=pod, container=container, tail=5)
+    assert few.text.splitlines() == lines[-5:] and not few.truncated
+
+
+def test_5xx_backoff_is_exponential_with_jitter_and_capped(kube_api: FakeKubeApiServer, kubeconfig: Path) -> None:
+    kube_api.add_fault(r"/namespaces/shop/pods$", "500", times=None)
+    jitter = iter([0.0, 1.0, 0.5])
+    sleeps = Sleeps()
+    limits = {"backoff_s": 0.1, "backoff_max_s": 0.3}
+    reader = KubeReader(make_settings(kubeconfig, limits=limits), sleep=sleeps, rng=lambda: next(jitter))
+    with pytest.raises(ServerError, match="failed \\(HTTP 500\\) 4 times"):
+        reader.list("pods", namespace="shop")
+    # base 0.1 · 2^attempt capped at 0.3, plus rng() · 0.1 of jitter
+    assert sleeps == pytest.approx([0.1 + 0.0, 0.2 + 0.1, 0.3 + 0.05])
+    arrived = [r for r in kube_api.requests if r.path == "/api/v1/namespaces/shop/pods"]
+    assert len(arrived) == 4 and {r.method for r in arrived} == {"GET"}  # one try + at most 3 retries
+
+
+def test_429_retries_are_bounded_too(kube_api: FakeKubeApiServer, kubeconfig: Path) -> None:
+    kube_api.add_fault(r"/namespaces/shop/pods$", "429", times=None, retry_after=2)
+    reader, sleeps = reader_for(kubeconfig)
+    with pytest.raises(RateLimited):
+        reader.list("pods", namespace="shop")
+    assert len(sleeps) == 3 and all(s >= 2 for s in sleeps)
+    assert len([r for r in kube_api.requests if r.path == "/api/v1/namespaces/shop/pods"]) == 4
+
+
+def test_in_cluster_config_uses_the_service_account(kube_api: FakeKubeApiServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """cluster.in_cluster: the pod's token and CA files and KUBERNETES_SERVICE_HOST/PORT, as in a pod."""
+    from urllib.parse import urlsplit
+
+    from kubernetes.config import incluster_config
+
+    token, ca = tmp_path / "token", tmp_path / "ca.crt"
+    token.write_text(TOKEN)
+    ca.write_text(kube_api.ca_pem)
+    monkeypatch.setattr(incluster_config, "SERVICE_TOKEN_FILENAME", str(token))
+    monkeypatch.setattr(incluster_config, "SERVICE_CERT_FILENAME", str(ca))
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", str(urlsplit(kube_api.url).port))
+    reader = KubeReader(ClusterSettings(in_cluster=True))
+    assert len(reader.list("pods", namespace="shop").items) == 7
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST")
+    with pytest.raises(ClusterUnavailable, match="not a pod"):
+        KubeReader(ClusterSettings(in_cluster=True)).list("pods", namespace="shop")
+
+
+def test_the_chosen_context_is_used(kube_api: FakeKubeApiServer, tmp_path: Path) -> None:
+    path = kube_api.write_kubeconfig(tmp_path / "kubeconfig")
+    data = json.loads(path.read_text())
+    data["clusters"].append({"name": "dead", "cluster": {"server": "https://127.0.0.1:9"}})
+    data["contexts"].append({"name": "elsewhere", "context": {"cluster": "dead", "user": "firstmate"}})
+    data["current-context"] = "elsewhere"
+    path.write_text(json.dumps(data))
+    assert len(KubeReader(ClusterSettings(kubeconfig=path, context="fake")).list("pods", namespace="shop").items) == 7
+    with pytest.raises(ClusterUnavailable, match="unreachable"):  # without a context: the current one
+        KubeReader(ClusterSettings(kubeconfig=path)).list("pods", namespace="shop")
+    with pytest.raises(ClusterUnavailable, match="has no context 'prod'"):
+        KubeReader(ClusterSettings(kubeconfig=path, context="prod")).list("pods", namespace="shop")

@@ -135,5 +135,30 @@ def test_unreachable_cluster_keeps_commands_off(tmp_path: Path) -> None:
         kubeconfig = api.write_kubeconfig(tmp_path / "kc")
     svc = ClusterService(make_settings(kubeconfig), audit=AuditLog(Database.sqlite(tmp_path / "a.db")))
     reply = run(svc, "get pods")
-    assert (reply.kind, reply.exit_code, reply.data["rule"]) == ("denied", 3, "self_check")
-    assert "could not verify" in reply.summary
+    # Not a policy denial: the cluster cannot be reached to verify the credentials, so it is a cluster error.
+    assert (reply.kind, reply.exit_code, reply.data["rule"], reply.data["error"]) == ("error", 4, "self_check", "ClusterUnavailable")
+    assert reply.summary.startswith("Cluster error: cannot reach the cluster to verify") and "unreachable" in reply.summary
+    assert "\n" not in reply.summary
+
+
+def test_top_without_the_metrics_api_says_so(tmp_path: Path) -> None:
+    with FakeKubeApiServer(metrics=False) as api:
+        svc = ClusterService(make_settings(api.write_kubeconfig(tmp_path / "kc")), audit=AuditLog(Database.sqlite(tmp_path / "a.db")))
+        reply = run(svc, "top pods")
+        assert (reply.kind, reply.exit_code, reply.data["error"]) == ("error", 4, "MetricsUnavailable")
+        assert "metrics API" in reply.summary and "metrics.k8s.io" in reply.summary
+        assert not any("metrics.k8s.io/v1beta1" in r.path for r in api.requests)
+
+
+def test_rate_limits_deny_through_the_service(shared_kubeconfig: Path, tmp_path: Path) -> None:
+    from cluster_support import make_policy
+
+    from bot.cluster.policy import RateLimit, RateLimits
+
+    policy = make_policy().model_copy(update={"rate_limits": RateLimits(per_user=RateLimit(requests=2, per_seconds=60))})
+    svc = ClusterService(make_settings(shared_kubeconfig, policy=policy), audit=AuditLog(Database.sqlite(tmp_path / "a.db")))
+    assert [run(svc, "get pods").exit_code for _ in range(2)] == [0, 0]
+    limited = run(svc, "get pods")
+    assert (limited.kind, limited.exit_code, limited.data["rule"]) == ("denied", 3, "rate_limits.per_user")
+    assert limited.summary.startswith("Denied by rate_limits.per_user: you have used 2 commands in 60s; try again in ")
+    assert run(svc, "get pods", user="U0OTHER").exit_code == 0  # per user

@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.core.replies import Reply, Section
+from bot.core.replies import Reply
 from bot.digest.clock import ManualClock
 from bot.digest.models import BuiltDigest, DigestPostError, DigestRequest
 from bot.digest.runner import DigestRunner
@@ -67,8 +67,8 @@ class PeriodBuilder:
 
     def build(self, request: DigestRequest) -> BuiltDigest:
         self.requests.append(request)
-        note = request.late_note()
-        sections = [Section(title="Late", body=note)] if note else []
+        late = request.late_section()
+        sections = [late] if late is not None else []
         summary = f"{self.kind} digest {request.period_label()}" + (" · all quiet" if self.quiet else "")
         facts: dict[str, Any] = {"end": request.period.end.isoformat(), "previous_id": request.previous_id}
         reply = Reply(kind="digest", summary=summary, sections=sections, meta=request.base_meta())

@@ -100,6 +100,9 @@ def test_cronjob_run_posts_once_then_reports_done(env: Any) -> None:
         (["--kind", "weekly", "--channel", OPS], "expected 'cluster' or 'knowledge'"),
         (["--kind", "cluster", "--channel", OPS, "--at", "monday"], "not an ISO time"),
         (["--kind", "cluster", "--channel", OPS, "--cron", "0 9 * *"], "expected 5 fields"),
+        (["--kind", "cluster", "--channel", OPS, "--cron", "0 99 * * *"], "cron '0 99 * * *': "),
+        (["--kind", "cluster", "--channel", OPS, "--cron", "0 9 * * *", "--timezone", "Mars/Base"],
+         "time zone 'Mars/Base' is not a known IANA zone"),
         (["--kind", "cluster", "--channel", OPS], "no Slack bot token"),
     ],
 )
@@ -109,4 +112,5 @@ def test_bad_input_gets_one_clear_line_and_exit_2(env: Any, args: list[str], mes
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert proc.stderr.startswith("firstmate: error: ") and message in proc.stderr
     assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "errors.pydantic.dev" not in proc.stderr
     assert slack.posted() == []

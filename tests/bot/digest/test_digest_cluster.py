@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,10 @@ def test_first_digest_shows_status_facts_with_cited_qas(
     text = reply.to_text()
     assert "nodes 3/4 ready" in reply.summary and "4 pods not running" in reply.summary
     assert "node-c: NotReady" in text
+    node_line = next(line for line in text.splitlines() if line.startswith("• node-c: NotReady"))
+    assert node_line.endswith("]")  # the NotReady node links its corpus Q&A too
+    cited = {int(n) for n in re.findall(r"\[(\d+)\]", text.split("Related community Q&A:")[0])}
+    assert cited == set(range(1, len(reply.related) + 1))  # every related Q&A is referenced in the body
     for reason, pod_name in [  # the same groups as `status`
         ("CrashLoopBackOff", "shop/web-7c9d8f6b5-m4q7r"),
         ("ImagePullBackOff/ErrImagePull", "shop/api-5f7b9c4d8-w8n3z"),
@@ -96,12 +101,9 @@ def test_first_digest_shows_status_facts_with_cited_qas(
         heading = next(line for line in text.splitlines() if line.startswith(f"{reason} ("))
         assert "[" in heading  # the signature links a corpus Q&A
     assert "last exit 137 OOMKilled, limit 256Mi" in text  # diagnose's one-line signature
-    numbers = [
-        int(line.rsplit("[", 1)[1].rstrip("]"))
-        for line in text.splitlines()
-        if line.endswith("]") and " (" in line
-    ]
-    assert numbers == sorted(numbers)  # citations numbered in the order they appear
+    body = text.split("Related community Q&A:")[0]
+    first_seen = list(dict.fromkeys(int(n) for n in re.findall(r"\[(\d+)\]", body)))
+    assert first_seen == sorted(first_seen)  # citations numbered in the order they appear
     assert "shop/deployments/web: 1/2 ready" in text
     assert "BackOff ×64" in text  # Warning events counted by reason
     assert "kube-system" not in text and "coredns" not in text  # outside the channel's namespaces

@@ -106,6 +106,25 @@ def test_late_by_hours_without_missed_runs_is_labelled_late(
     assert outcome.reply is not None and "posted after its scheduled time" in outcome.reply.to_text()
 
 
+@pytest.mark.parametrize("point", ["claimed", "before_post"])
+def test_a_digest_claimed_on_time_but_built_after_a_long_outage_is_labelled_late(
+    sqlite_db: Database, clock: ManualClock, daily: DigestSchedule, point: str
+) -> None:
+    poster = MemoryPoster()
+    with pytest.raises(Killed):
+        make_runner(sqlite_db, poster, clock, owner="a", checkpoint=kill_at(point)).run(daily)
+    row = OutboxStore(sqlite_db).for_slot("knowledge", "C0DIGEST1", utc(2024, 3, 11, 1))
+    assert row is not None and not row.late  # claimed 30 s after the slot: on time then
+    clock.set(utc(2024, 3, 11, 5, 0))  # back four hours later, still before Tuesday's slot
+    outcome = make_runner(sqlite_db, poster, clock, owner="b").run(daily)
+    assert outcome.status == "posted" and outcome.late
+    [message] = poster.messages  # built now ("claimed"), or built on time and posted now ("before_post")
+    assert message.reply.to_text().count("posted after its scheduled time") == 1
+    assert message.reply.meta["late"] == "true"
+    row = OutboxStore(sqlite_db).get(message.digest_id)
+    assert row is not None and row.state == "posted" and row.late
+
+
 @pytest.mark.parametrize("point", ["claimed", "before_post", "after_post", "before_commit"])
 def test_a_kill_at_any_step_ends_with_exactly_one_digest_per_period(
     sqlite_db: Database, clock: ManualClock, daily: DigestSchedule, point: str

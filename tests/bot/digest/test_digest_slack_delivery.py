@@ -8,12 +8,14 @@ from collections.abc import Iterator
 import pytest
 from digest_helpers import Killed, PeriodBuilder, kill_at, make_runner
 from fakes.slack_api import FakeSlack
+from slack_sdk import WebClient
 
 from bot.config import Settings
 from bot.digest.clock import ManualClock
 from bot.digest.models import METADATA_EVENT_TYPE, digest_id_for
 from bot.settings.digest import DigestSchedule, DigestSettings
 from bot.slack.digest_poster import SlackDigestPoster, carries_digest
+from bot.slack.sender import SlackSender
 from bot.store.db import Database
 from bot.store.outbox import OutboxStore
 
@@ -74,17 +76,19 @@ def test_slack_429_while_posting_is_delivered_after_the_wait(
 def test_rate_limited_beyond_the_bound_fails_and_retries_later(
     sqlite_db: Database, clock: ManualClock, daily: DigestSchedule, slack: FakeSlack
 ) -> None:
-    settings = Settings(
-        slack={"bot_token": slack.bot_token, "api_url": slack.url},
-        digest={"max_rate_limit_wait_seconds": 1, "lease_seconds": 120},
-    )
-    poster = SlackDigestPoster.from_settings(settings)
+    settings = DigestSettings(max_rate_limit_wait_seconds=1, lease_seconds=120)
+    monotonic = [1000.0]  # the sender's own clock, moved with the runner's
+    sender = SlackSender(WebClient(token=slack.bot_token, base_url=slack.url, retry_handlers=[]),
+                         max_wait_s=settings.max_rate_limit_wait_seconds, retries=0, clock=lambda: monotonic[0])
+    poster = SlackDigestPoster(sender)
     slack.rate_limit("chat.postMessage", retry_after=30, times=1)
-    runner = make_runner(sqlite_db, poster, clock, settings=settings.digest)
+    runner = make_runner(sqlite_db, poster, clock, settings=settings)
     failed = runner.run(daily)
     assert failed.status == "failed" and "ratelimited" in failed.reason
     assert slack.posted(CHANNEL) == []
+    assert runner.run(daily).status == "backed_off"  # the retry waits for its backoff
     clock.advance(dt.timedelta(minutes=2))
+    monotonic[0] += 120
     assert runner.run(daily).status == "posted"
     assert slack.calls_to("conversations.history") == []  # a 429 is a definite "not posted"
     assert len(slack.posted(CHANNEL)) == 1

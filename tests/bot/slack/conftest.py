@@ -31,18 +31,18 @@ def fake_slack() -> Iterator[FakeSlack]:
 
 @pytest.fixture
 def make_app(fake_slack: FakeSlack, tmp_path: Path, hash_searcher: Any) -> Iterator[Callable[..., Harness]]:
-    """Start the HTTP app; ``make_app(searcher=…, **slack_overrides)``."""
+    """Start the HTTP app; ``make_app(searcher=…, cluster=…, **slack_overrides)``."""
     started: list[Harness] = []
 
-    def start(*, searcher: Any = None, **slack: Any) -> Harness:
+    def start(*, searcher: Any = None, cluster: Any = None, **slack: Any) -> Harness:
         slack_settings = SlackSettings(
             bot_token=SecretStr(fake_slack.bot_token), signing_secret=SecretStr(SECRET), api_url=fake_slack.url,
-            host="127.0.0.1", port=0, channels={"C0AUTO": ChannelConfig(mode="auto")}, workers=4,
-            **slack,
+            **{"host": "127.0.0.1", "port": 0, "channels": {"C0AUTO": ChannelConfig(mode="auto")}, "workers": 4,
+               **slack},
         )
         settings = Settings(slack=slack_settings, store=StoreSettings(data_dir=tmp_path / "data"))
         runtime = build_runtime(settings, searcher=searcher if searcher is not None else hash_searcher,
-                                load_cluster=False)
+                                cluster=cluster, load_cluster=False)
         runtime.searcher.start_background()
         obs = observability_app(health=runtime.health, metrics=runtime.metrics)
         service = SlackService.start(settings.slack, core=runtime.core, metrics=runtime.metrics,

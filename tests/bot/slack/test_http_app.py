@@ -75,6 +75,9 @@ def test_mention_gets_a_threaded_answer_with_citations(app: Harness, hash_search
     assert (record.user_id, record.channel_id, record.trigger, record.answered) == ("U0ASKER", "C0CHANNEL", "mention", True)
     assert record.top_hit_ids[0] == best.qa_id and record.reply_ts == message["ts"]
     assert app.metric("firstmate_answers_posted_total", kind="answer") == 1
+    assert app.metric("firstmate_events_received_total", kind="app_mention") == 1
+    assert app.metric("firstmate_answer_latency_seconds_count") == 1  # observed once, end to end
+    assert app.metric("firstmate_answer_latency_seconds_sum") * 1000 >= record.latency_ms - 1  # same measure
 
 
 def test_direct_message_is_answered_in_the_dm(app: Harness) -> None:
@@ -237,16 +240,20 @@ def test_channel_mentions_in_corpus_text_are_neutralised(make_app: Any) -> None:
     class Loud:
         def search(self, query: str, *, top_k: int = 5) -> SearchResult:
             hit = Hit(rank=1, score=1.0, qa_id="qa-loud", session=SessionRef(id="s", date="2016-05-01", title="<!here> ops"),
-                      question="who is on call <@U0BOSS>?", answer="<!channel> please upgrade & <!here> restart <@U0BOSS>")
+                      question="who is on call <@U0BOSS>?",
+                      answer="<!channel> please upgrade & <!here> restart <@U0BOSS> in <#C0GENERAL|general>, "
+                             "<!subteam^S0OPS|@ops> and <!everyone>")
             return SearchResult(query=query, answered=True, hits=[hit])
 
     app = make_app(searcher=Loud())
     _mention(app, "who is on call?", event_id="EvLoud")
     [call] = app.fake.wait_for("chat.postMessage")
     raw = json.dumps(call.args, ensure_ascii=False)
-    for dangerous in ("<!channel>", "<!here>", "<@U0BOSS>"):
+    for dangerous in ("<!channel>", "<!here>", "<@U0BOSS>", "<#C0GENERAL", "<!subteam", "<!everyone>"):
         assert dangerous not in raw
-    assert "@\u200bchannel please upgrade &amp; @\u200bhere restart @\u200bU0BOSS" in _mrkdwn(app.fake.posted("C0CHANNEL")[0])
+    text = _mrkdwn(app.fake.posted("C0CHANNEL")[0])
+    assert "@\u200bchannel please upgrade &amp; @\u200bhere restart @\u200bU0BOSS" in text
+    assert "&lt;#C0GENERAL|general&gt;" in text and "@\u200bgroup" in text and "@\u200beveryone" in text
 
 
 def test_edits_joins_and_bots_are_ignored_and_auto_answer_only_where_configured(app: Harness) -> None:
@@ -296,3 +303,64 @@ def test_url_verification_and_health_on_the_same_port(app: Harness) -> None:
     assert ready["ready"] is True and set(ready["checks"]) == {"cluster", "index", "slack", "store"}
     with urllib.request.urlopen(app.base_url + "/metrics", timeout=10) as resp:
         assert b"firstmate_events_received_total" in resp.read()
+
+
+def test_blocks_slack_refuses_still_deliver_the_text_fallback(app: Harness) -> None:
+    app.fake.fail("chat.postMessage", "invalid_blocks")
+    _mention(app, MENTION_Q, event_id="EvBadBlocks")
+    calls = app.fake.wait_for("chat.postMessage")
+    attempts = app.fake.calls_to("chat.postMessage", ok_only=False)
+    assert [c.status for c in attempts] == [299, 200]
+    assert "blocks" in attempts[0].args and "blocks" not in calls[0].args
+    assert calls[0].args["thread_ts"] == "1700000100.000100"
+    assert "[1] " in calls[0].args["text"] and "出处" in calls[0].args["text"]  # the whole cited answer, as text
+
+
+def test_private_ask_without_a_response_url_stays_private(app: Harness) -> None:
+    fields = payload("command_ask", text=f"--private {MENTION_Q}")
+    del fields["response_url"]
+    assert app.events.command(fields).status == 200
+    [call] = app.fake.wait_for("chat.postEphemeral")
+    assert call.args["user"] == "U0ASKER" and call.args["channel"] == "C0CHANNEL"
+    app.settle(1)
+    assert app.fake.calls_to("chat.postMessage") == []
+
+
+def test_a_retry_while_the_first_delivery_is_still_answering_is_skipped(make_app: Any) -> None:
+    # A lease far shorter than the 429 wait: the store alone would let the retry take the claim over.
+    app = make_app(dedup_lease_s=1e-6)
+    app.fake.rate_limit("chat.postMessage", retry_after=2)
+    envelope = payload("app_mention", event_id="EvSlow")
+    envelope["event"]["text"] = f"<@U0FIRSTMATE> {MENTION_Q}"
+    assert app.events.event(envelope).status == 200
+    app.fake.wait_for("chat.postMessage", ok_only=False)  # the first answer is waiting out the 429
+    assert app.events.event(envelope, retry_num=1).status == 200
+    app.settle(2)
+    assert app.metric("firstmate_duplicate_events_total") == 1
+    assert len(app.fake.calls_to("chat.postMessage")) == 1
+
+
+def test_a_store_outage_still_answers_and_is_counted(app: Harness) -> None:
+    def down(*_: Any, **__: Any) -> bool:
+        raise ConnectionError("database is down")
+
+    app.runtime.store.claim_event = down  # type: ignore[method-assign]
+    _mention(app, MENTION_Q, event_id="EvStoreDown")
+    [call] = app.fake.wait_for("chat.postMessage")
+    assert "[1] " in call.args["text"]
+    app.wait_until(lambda: app.metric("firstmate_errors_total", stage="store") >= 1, what="store error counted")
+
+
+def test_more_answers_the_channel_refuses_reach_the_clicker_privately(app: Harness) -> None:
+    _mention(app, MENTION_Q, event_id="EvMorePrivate")
+    app.fake.wait_for("chat.postMessage")
+    message = app.fake.posted("C0CHANNEL")[0]
+    app.fake.fail("chat.postMessage", "is_archived")  # archived between the answer and the click
+    url = app.fake.response_url()
+    click = payload("block_actions", trigger_id="click-more-2", container__message_ts=message["ts"], response_url=url)
+    click["actions"] = [{**click["actions"][0], "action_id": kit.ACTION_MORE, "value": _button(message, kit.ACTION_MORE)["value"]}]
+    assert app.events.interaction(click).status == 200
+    rid = url.rsplit("/", 1)[-1]
+    app.fake.wait_for(f"response_url:{rid}")
+    [response] = app.fake.responses[rid]
+    assert response["response_type"] == "ephemeral" and "[2] " in json.dumps(response, ensure_ascii=False)

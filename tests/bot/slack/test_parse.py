@@ -26,6 +26,8 @@ def test_mentions() -> None:
     assert from_mention({"user": "U9", "bot_id": "B9", "text": "<@UBOT> hi", "ts": "1", "channel": "C"}, identity=ME,
                         ignore_other_bots=False) is not None
     assert from_mention({"user": "UBOT", "text": "<@UBOT> echo", "ts": "1", "channel": "C"}, identity=ME) is None
+    edited = {"user": "U1", "text": "<@UBOT> hi", "ts": "1.0", "channel": "C1", "edited": {"user": "U1", "ts": "2.0"}}
+    assert from_mention(edited, identity=ME) is None  # an edit that adds the mention is still an edit
 
 
 def test_messages() -> None:

@@ -123,3 +123,43 @@ def test_channel_turns_are_first_come_first_served() -> None:
 def _take(turns: ChannelTurns, order: list[int], n: int) -> None:
     with turns.turn("C1"):
         order.append(n)
+
+
+def test_a_rate_limited_reaction_never_holds_the_answer_back(fake_slack: FakeSlack) -> None:
+    sleeps: list[float] = []
+    sender = _sender(fake_slack, sleep=sleeps.append)
+    fake_slack.rate_limit("reactions.add", retry_after=30)
+    sender.react(channel="C9", ts="1.0", name="eyes")  # skipped, not waited for
+    assert sleeps == []
+    sender.react(channel="C9", ts="1.0", name="eyes")  # the method is still blocked: skipped at once
+    assert sleeps == [] and len(fake_slack.calls_to("reactions.add", ok_only=False)) == 1
+    fake_slack.rate_limit("chat.postMessage", retry_after=2)
+    sender.post(channel="C9", text="the answer")  # a message is waited for
+    assert len(sleeps) == 1 and sleeps[0] == pytest.approx(2.0, abs=0.5)  # the Retry-After it was given
+    assert [m["text"] for m in fake_slack.posted("C9")] == ["the answer"]
+
+
+def test_expected_reaction_errors_are_not_failures(fake_slack: FakeSlack, log_stream: io.StringIO) -> None:
+    sender = _sender(fake_slack)
+    posted = sender.post(channel="C9", text="x")
+    for _ in range(2):
+        sender.react(channel="C9", ts=str(posted.ts), name="eyes")
+    sender.react(channel="C9", ts=str(posted.ts), name="eyes", remove=True)
+    sender.react(channel="C9", ts=str(posted.ts), name="eyes", remove=True)
+    assert [c.status for c in fake_slack.calls_to("reactions.add", ok_only=False)] == [200, 299]
+    assert sender.metrics is not None
+    assert sender.metrics.registry.get_sample_value("firstmate_errors_total", {"stage": "slack_api"}) is None
+    assert "slack call failed" not in log_stream.getvalue()
+
+
+def test_an_unreachable_response_url_is_a_delivery_error(fake_slack: FakeSlack) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    sleeps: list[float] = []
+    sender = _sender(fake_slack, sleep=sleeps.append, retries=2)
+    with pytest.raises(DeliveryError) as info:
+        sender.respond(f"http://127.0.0.1:{port}/respond/x", text="hello")
+    assert info.value.method == "response_url" and len(sleeps) == 2

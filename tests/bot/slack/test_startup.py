@@ -61,3 +61,11 @@ def test_http_without_a_signing_secret_is_refused(fake_slack: FakeSlack) -> None
 )
 def test_transport_is_chosen_from_the_tokens(tokens: dict[str, str], transport: str) -> None:
     assert SlackSettings(**tokens).transport() == transport  # type: ignore[arg-type]
+
+
+def test_an_unknown_mode_is_a_configuration_error() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="'auto', 'socket', 'http' or 'console'"):
+        SlackSettings(mode="sockett")  # type: ignore[arg-type]
+    assert SlackSettings(mode="console", bot_token=SecretStr("xoxb-1"), app_token=SecretStr("xapp-1")).transport() == "console"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -13,7 +15,9 @@ from hypothesis import strategies as st
 from retrieval.corpus import repair_domain, repair_sources
 from retrieval.corpus.repair import RepairResult, repair_text
 from retrieval.corpus.repair_codec import CP1252_UNDEFINED, DROPPED, Scan, candidates, damage, scan
-from retrieval.corpus.repair_lm import frame_flags, tokens
+from retrieval.corpus.repair_kn import UNDECIDED, KNModel
+from retrieval.corpus.repair_lm import SLOT, frame_flags, tokens
+from retrieval.corpus.repair_trigger import TriggerModel
 from retrieval.corpus.repair_words import WordModel
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -201,6 +205,86 @@ def test_frame_opens_after_在_从_到_and_closes_at_中_or_punctuation() -> Non
     assert inside("在容器中运行") == "容器中"
     assert inside("在容器，运行") == "容器，"  # the comma closes it for what follows
     assert inside("容器运行") == ""
+
+
+def test_kneser_ney_model_is_a_distribution_over_its_vocabulary() -> None:
+    text = "容器中的数据在节点上运行。数据不在容器中保存，容器重建后数据还在。" * 3
+    lm = KNModel.from_tokens([tokens(text)], order=5)
+    every = np.arange(lm.base)  # dense ids: 0 (unknown) then the vocabulary
+    for history in ("数据在容器", "完全没见过", "", "A0"):
+        h = lm.dense(tokens(history))[-4:]
+        rows = np.tile(h, (len(every), 1)) if len(h) else np.zeros((len(every), 0), dtype=np.int64)
+        assert np.exp(lm.logprob(rows, every)).sum() == pytest.approx(1.0)
+    # More context sharpens the prediction; an undecided neighbour cuts the context there.
+    ctx = lm.dense(tokens("数据在容器"))
+    zhong = lm.dense(tokens("中"))
+    long_ = lm.logprob(ctx[None, 1:], zhong)[0]
+    short = lm.logprob(ctx[None, 4:], zhong)[0]
+    cut = ctx.copy()
+    cut[2] = UNDECIDED
+    assert long_ > short
+    assert lm.logprob(cut[None, 1:], zhong)[0] == pytest.approx(lm.logprob(ctx[None, 3:], zhong)[0])
+    assert lm.logprob(ctx[None, 1:], np.array([UNDECIDED]))[0] == 0.0  # predicting a slot: no term
+    assert lm.dense(np.array([SLOT]))[0] == UNDECIDED
+    with pytest.raises(ValueError, match="order"):
+        KNModel.from_tokens([tokens(text)], order=9)
+
+
+def test_kneser_ney_window_score_covers_every_ngram_touching_the_position() -> None:
+    lm = KNModel.from_tokens([tokens("把卷挂到节点上。把卷从节点上卸下。")], order=3)
+    pad = lm.dense(tokens("\n\n把卷挂到节点上\n\n"))
+    at = np.array([3])
+    explicit = sum(
+        lm.logprob(pad[None, j - 2 : j], pad[j : j + 1])[0] for j in range(3, 6)
+    )  # P(卷|..把), P(挂|把卷), P(到|卷挂)
+    assert lm.window_score(pad, at, [pad[3:4]])[0] == pytest.approx(explicit)
+    hao = lm.dense(tokens("号"))
+    assert lm.window_score(pad, at, [pad[3:4]])[0] > lm.window_score(pad, at, [hao])[0]
+
+
+def test_triggers_follow_the_topic_and_stay_silent_without_one() -> None:
+    text = "把数据卷挂载到节点上，卷的容量不够就扩容。" * 5 + "他的编号是多少？编号写在门口。" * 5
+    model = TriggerModel([tokens(text)], reach=6, gap=0)
+    cand = np.array([ord("卷"), ord("号")])
+    storage = model.score(tokens("存储挂载节点\x00容量扩容"), np.array([6, 6]), cand)
+    doors = model.score(tokens("门口写着多少\x00"), np.array([6, 6]), cand)
+    assert storage[0] > storage[1] and doors[1] > doors[0]
+    silent = model.score(tokens("abc\x00"), np.array([1, 1]), cand)  # no Chinese around: no evidence
+    assert np.allclose(silent, 0.0)
+
+
+def test_training_text_ships_and_takes_part_in_the_fingerprint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = repair_sources.train_files()
+    assert len(files) >= 20
+    han = sum(1 for f in files for ch in f.read_text(encoding="utf-8") if "\u4e00" <= ch <= "\u9fff")
+    assert han > 130_000
+    # Shipped as package data, explicitly (the data folders have no __init__.py).
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "corpus/data/train/*.txt" in pyproject["tool"]["setuptools"]["package-data"]["retrieval"]
+    # Editing a training file changes the domain cache key, so the cache is rebuilt.
+    here = tmp_path / "corpus"
+    (here / "data" / "train").mkdir(parents=True)
+    (here / "data" / "train" / "a.txt").write_text("训练文本", encoding="utf-8")
+    monkeypatch.setattr(repair_domain, "_HERE", here)
+    before = repair_domain.fingerprint([b"seed"])
+    (here / "data" / "train" / "a.txt").write_text("训练文本，改过", encoding="utf-8")
+    assert repair_domain.fingerprint([b"seed"]) != before
+    monkeypatch.setattr(repair_sources, "TRAIN_DIR", tmp_path / "missing")
+    with pytest.raises(repair_sources.RepairDataError, match="no training text"):
+        repair_sources.train_files()
+
+
+def test_in_domain_usage_comes_back() -> None:
+    # Sentences of our own (not from the benchmark texts): ops vocabulary the in-domain model knows.
+    for text in (
+        "先把旧节点上的卷卸载，再挂到新节点上。",
+        "证书快过期了，记得提前续期。",
+        "这个服务迁到新集群以后，告警少了很多。",
+        "日志先存到对象存储，查询的时候再按标签筛选。",
+    ):
+        assert repair_text(damage(text)).text == text
 
 
 class _FirstChoice:
