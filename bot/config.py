@@ -16,7 +16,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+import yaml
+from pydantic import Field, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -113,9 +114,38 @@ class Settings(BaseSettings):
                 raise ConfigError(f"{yaml_path}: configuration file not found (FIRSTMATE_CONFIG)")
             config = SettingsConfigDict(**{**cls.model_config, "yaml_file": yaml_path})
             klass = type(cls.__name__, (cls,), {"model_config": config, "__module__": cls.__module__})
+        where = str(yaml_path) if yaml_path else "environment"
         try:
             return klass(**overrides)
-        except Exception as exc:  # pydantic ValidationError, YAML errors
-            where = str(yaml_path) if yaml_path else "environment"
-            lines = [line.strip() for line in str(exc).strip().splitlines()]
-            raise ConfigError(f"{where}: invalid configuration: {' | '.join(lines[:4])}") from exc
+        except ValidationError as exc:
+            raise ConfigError(f"{where}: invalid configuration: {describe_validation(exc)}") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{where}: invalid configuration: {_describe_yaml(exc)}") from exc
+        except (OSError, UnicodeDecodeError, TypeError, ValueError) as exc:
+            raise ConfigError(f"{where}: invalid configuration: {type(exc).__name__}") from exc
+
+
+def describe_validation(exc: ValidationError, *, limit: int = 4) -> str:
+    """Where and what is wrong, never the offending value: it may be a token or a password.
+
+    Example:
+        >>> from bot.settings.web import WebSettings
+        >>> try:
+        ...     WebSettings(port="xoxb-secret")
+        ... except ValidationError as e:
+        ...     print(describe_validation(e))
+        port: Input should be a valid integer, unable to parse string as an integer
+    """
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False, include_context=False):
+        where = ".".join(str(part) for part in error["loc"]) or "settings"
+        problems.append(f"{where}: {error['msg']}")
+    more = len(problems) - limit
+    return "; ".join(problems[:limit]) + (f"; and {more} more" if more > 0 else "")
+
+
+def _describe_yaml(exc: yaml.YAMLError) -> str:
+    """The YAML problem and its line, without the snippet of the file (it may hold a secret)."""
+    problem = getattr(exc, "problem", None) or type(exc).__name__
+    mark = getattr(exc, "problem_mark", None)
+    return f"{problem} (line {mark.line + 1})" if mark is not None else str(problem)

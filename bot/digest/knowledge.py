@@ -5,7 +5,9 @@ Sections: questions asked and the share answered; questions firstmate abstained 
 one corpus Q&A picked for the period's most asked topic (or, in a period without questions, for
 the cluster's most frequent failure).
 
-Questions asked in direct messages are counted but never quoted in a channel digest.
+Questions asked in direct messages are counted but never quoted in a channel digest; questions
+from other channels are quoted only where the schedule's ``quote_from`` allows it, so a private
+channel's questions never show up in a wider one.
 
 Example:
     >>> _clip("a" * 300, 10)
@@ -192,6 +194,9 @@ class KnowledgeDigestBuilder:
         dms = sum(1 for q in asked if q.channel_id.startswith("D"))
         if dms:
             lines.append(f"{dms} came by direct message (counted, not quoted here).")
+        elsewhere = sum(1 for q in asked if not q.channel_id.startswith("D") and not request.may_quote(q.channel_id))
+        if elsewhere:
+            lines.append(f"{elsewhere} came from other channels (counted, not quoted here).")
         if latencies:
             lines.append(f"Median time to answer: {statistics.median(latencies) / 1000:.1f} s.")
         sections.append(Section(title="Questions", body="\n".join(lines)))
@@ -203,14 +208,14 @@ class KnowledgeDigestBuilder:
         )
 
         if needs:
-            shown = [(q, why_) for q, why_ in needs if not q.channel_id.startswith("D")]
+            shown = [(q, why_) for q, why_ in needs if request.may_quote(q.channel_id)]
             body = [
                 f"• “{_clip(q.question, _MAX_QUESTION_CHARS)}” — {why_}"
                 for q, why_ in shown[: request.top_n * 2]
             ]
             hidden = len(needs) - len(body)
             if hidden:
-                body.append(f"… and {hidden} more (direct messages or over the limit).")
+                body.append(f"… and {hidden} more (from direct messages or other channels, or over the limit).")
             sections.append(Section(title=f"Needs a human ({len(needs)})", body="\n".join(body)))
 
         if cited:

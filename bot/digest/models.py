@@ -69,6 +69,13 @@ class DigestRequest:
     previous_id: str | None = None
     top_n: int = 5
     all_quiet: Literal["post", "skip"] = "post"
+    quote_from: tuple[str, ...] = ()
+
+    def may_quote(self, channel_id: str) -> bool:
+        """Whether a question asked in ``channel_id`` may be quoted in this digest's channel."""
+        if channel_id.startswith("D"):
+            return False
+        return channel_id == self.channel or channel_id in self.quote_from or "*" in self.quote_from
 
     def period_label(self) -> str:
         """'Fri 2024-03-08 09:00 CST → Mon 2024-03-11 09:00 CST'."""

@@ -250,6 +250,7 @@ class DigestRunner:
             previous_id=snap.digest_id if snap else None,
             top_n=self.settings.top_n,
             all_quiet=schedule.all_quiet or self.settings.all_quiet,
+            quote_from=tuple(schedule.quote_from),
         )
 
     def _resolve_leftovers(self, kind: str, channel: str, slot: dt.datetime, current_id: str) -> str | None:

@@ -42,6 +42,14 @@ class DigestSchedule(BaseModel):
         description="Empty period: post a short 'all quiet' digest, or nothing. Default: digest.all_quiet.",
     )
     enabled: bool = True
+    quote_from: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Knowledge digests: channel IDs (besides the digest's own) whose questions may be quoted; "
+            '["*"] for every channel. Others are counted, not quoted, so a private channel\'s '
+            "questions never leak into a wider one. Direct messages are never quoted."
+        ),
+    )
 
     @field_validator("channel")
     @classmethod

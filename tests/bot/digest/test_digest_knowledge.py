@@ -22,13 +22,14 @@ SLOT = dt.datetime(2024, 3, 11, 1, 0, tzinfo=UTC)  # Monday 09:00 CST; the perio
 IN_PERIOD = SLOT - dt.timedelta(hours=5)
 
 
-def schedule(all_quiet: str | None = None) -> DigestSchedule:
+def schedule(all_quiet: str | None = None, *, quote_from: list[str] | None = None) -> DigestSchedule:
     return DigestSchedule(
         kind="knowledge",
         channel="C0TEAM001",
         cron="0 9 * * *",
         timezone="Asia/Shanghai",
         all_quiet=all_quiet,  # type: ignore[arg-type]
+        quote_from=quote_from or [],
     )
 
 
@@ -47,7 +48,7 @@ def ask(
     *,
     at: dt.datetime,
     answered: bool = True,
-    channel: str = "C0ASK0001",
+    channel: str = "C0TEAM001",  # the digest's own channel: its questions may be quoted there
     user: str = "U1",
     session: int = 0,
 ) -> QuestionRecord:
@@ -162,6 +163,45 @@ def test_knowledge_digest_counts_lists_and_cites(runner_parts: Any, hash_searche
     assert archive.qa_id not in {q1.top_hit_ids[0]}  # something they did not already see
     assert archive.session.title and archive.session.date
     assert reply.meta["digest_id"] == outcome.digest_id and reply.meta["late"] == "false"
+
+
+@pytest.mark.parametrize(
+    ("quote_from", "quoted"),
+    [
+        ([], {"team question"}),
+        (["C0PUB0001"], {"team question", "public question"}),
+        (["*"], {"team question", "public question", "private question"}),
+    ],
+)
+def test_questions_from_other_channels_are_quoted_only_where_allowed(
+    runner_parts: Any, hash_searcher: Any, quote_from: list[str], quoted: set[str]
+) -> None:
+    store, poster, _clock, runner = runner_parts
+    asked = {"team question": "C0TEAM001", "public question": "C0PUB0001", "private question": "C0SECRET1"}
+    for n, (text, channel) in enumerate(asked.items()):
+        ask(store, hash_searcher, f"q{n}", text, at=IN_PERIOD, answered=False, channel=channel, user=f"U{n}")
+    ask(
+        store,
+        hash_searcher,
+        "dm",
+        "dm question",
+        at=IN_PERIOD,
+        answered=False,
+        channel="D0DM00001",
+        user="U9",
+    )
+
+    assert runner.run(schedule(quote_from=quote_from)).status == "posted"
+    text = poster.messages[0].reply.to_text()
+    assert "4 asked by 4 people in 3 channels" in text
+    assert "1 came by direct message (counted, not quoted here)." in text
+    elsewhere = 3 - len(quoted)
+    assert (f"{elsewhere} came from other channels (counted, not quoted here)." in text) == (elsewhere > 0)
+    needs = text.split("Needs a human (4)", 1)[1].split("\n\n", 1)[0]
+    for text_, _channel in asked.items():
+        assert (f"“{text_}”" in needs) == (text_ in quoted), text_
+    assert "dm question" not in text
+    assert f"… and {4 - len(quoted)} more" in needs
 
 
 @pytest.mark.parametrize(("all_quiet", "posted"), [("post", 1), ("skip", 0)])
