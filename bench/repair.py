@@ -207,5 +207,6 @@ def main() -> None:
             f"uncertain {seed['uncertain']}, unresolved {seed['unresolved']}, U+FFFD left {seed['replacement_chars_left']}"
         )
 
+
 if __name__ == "__main__":
     main()

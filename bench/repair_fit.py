@@ -39,7 +39,7 @@ from repair import dev_files  # noqa: E402
 from retrieval.corpus import repair_sources as sources  # noqa: E402
 from retrieval.corpus.repair import learned_domain_text  # noqa: E402
 from retrieval.corpus.repair_codec import damage, scan  # noqa: E402
-from retrieval.corpus.repair_decode import PAD  # noqa: E402
+from retrieval.corpus.repair_decode import BASE_WEIGHTS, PAD, Weights  # noqa: E402
 from retrieval.corpus.repair_kn import KNModel, model_of  # noqa: E402
 from retrieval.corpus.repair_lm import (  # noqa: E402
     NEWLINE,
@@ -55,7 +55,7 @@ from retrieval.corpus.repair_rank import neutral_fill  # noqa: E402
 from retrieval.corpus.repair_trigger import TriggerModel, tokens  # noqa: E402
 from retrieval.corpus.repair_words import WordModel, build_word_model  # noqa: E402
 
-NAMES = ["general", "dictionary", "indomain", "indomain_prior", "words", "frame", "trigger"]
+NAMES = ["general", "general_prior", "dictionary", "indomain", "indomain_prior", "words", "frame", "trigger"]
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,7 @@ def features(clean: str, kn: KNModel, trigger: TriggerModel, shared: Shared) -> 
         "general": general.logprob(l2, l1, cand)
         + general.logprob(l1, cand, r1)
         + general.logprob(cand, r1, r2),
+        "general_prior": general.prior(cand),
         "dictionary": dictionary.logprob(l1, cand) + dictionary.logprob(cand, r1),
         "indomain": kn.window_score(kn.dense(pad), t, [kn.dense(cand)]),
         "indomain_prior": kn.logprob(np.zeros((len(cand), 0), dtype=np.int64), kn.dense(cand)),
@@ -195,11 +196,17 @@ def main() -> None:
     n_dev = sum(int(r.max()) + 1 for _, _, r in dev)
     total = n_train + n_dev
     w = fit([(*p, 0.5 * total / n_train) for p in train] + [(*p, 0.5 * total / n_dev) for p in dev])
+    current = BASE_WEIGHTS if args.base else Weights()
+    now = np.array([getattr(current, n) for n in NAMES])
     print("fitted weights:", ", ".join(f"{n}={v:.3f}" for n, v in zip(NAMES, w, strict=True)))
     for name, parts in (("training text (held-out groups)", train), ("dev text", dev)):
-        wrong = sum(errors(x, label, r, w) for x, label, r in parts)
         slots = sum(int(r.max()) + 1 for _, _, r in parts)
-        print(f"{name}: {slots} damaged characters, {wrong} wrong with clean neighbours")
+        wrong = sum(errors(x, label, r, w) for x, label, r in parts)
+        before = sum(errors(x, label, r, now) for x, label, r in parts)
+        print(
+            f"{name}: {slots} damaged characters, wrong with clean neighbours: {wrong} fitted, "
+            f"{before} with the weights in repair_decode"
+        )
 
 
 if __name__ == "__main__":

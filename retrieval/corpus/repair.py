@@ -5,10 +5,11 @@ undefined (0x81 0x8D 0x8F 0x90 0x9D) and the soft hyphen 0xAD were lost. The rep
 
 1. re-encodes each run of cp1252 characters to bytes (:mod:`repair_codec`), decodes the intact
    UTF-8 and marks every truncated sequence (a lead byte with too few continuation bytes);
-2. lists the characters each one could have been by re-inserting the lost bytes;
+2. lists the characters each one could have been by re-inserting the lost bytes (only bytes the
+   input shows were lost: where 中 came through intact, 0xAD was not dropped and 不 stays 不);
 3. chooses among them with a language model that reads both sides (:mod:`repair_decode`): a
-   Kneser-Ney 5-gram model of in-domain text (:mod:`repair_kn`: ~142k characters of technical
-   prose and chat written as training text, ``data/train/``, plus the vendored corpus as repaired
+   Kneser-Ney 5-gram model of in-domain text (:mod:`repair_kn`: ~159k Chinese characters of
+   technical prose and chat written as training text, ``data/train/``, plus the corpus as repaired
    once, :mod:`repair_domain`, cached under ``index/build/repair/``), trigrams of general running
    Chinese, jieba's dictionary (boosted for words CC-CEDICT lists), the tech lexicon
    (``data/tech_lexicon.txt``: completing 高可用 or 控制面 is strong evidence), a "在/从/到 X 中"

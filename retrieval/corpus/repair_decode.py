@@ -3,10 +3,11 @@
 Each (damaged position, candidate) pair is a row. A row's score adds, with fixed weights:
 
 - the general trigram model on the three trigrams that contain the candidate
-  (``l2 l1 c``, ``l1 c r1``, ``c r1 r2``: left and right context);
+  (``l2 l1 c``, ``l1 c r1``, ``c r1 r2``: left and right context), minus a share of its unigram
+  prior for the candidate;
 - the in-domain Kneser-Ney 5-gram model (:mod:`repair_kn`) on the five 5-grams that contain it,
-  minus a share of that model's own prior for the candidate (its text writes 里 where others write
-  中: its word choice should not set the prior);
+  minus a share of that model's own prior (each n-gram term backs off to the unigram, so without
+  the correction a frequent character such as 号 or 不 would be counted several times over);
 - jieba's dictionary read as character bigrams (``l1 c``, ``c r1``);
 - the best dictionary word the candidate completes, and whether it completes a lexicon term
   (:mod:`repair_words`);
@@ -66,22 +67,22 @@ class Weights:
 
     The weights of the parts were fitted as a conditional log-linear model (the true character
     against the other candidates of its position), half on the damaged training text (its in-domain
-    model learned from the *other* groups of training files, a/b/c, and the repaired corpus), half on
-    the dev text (``bench/repair.py --dev``); ``bench/repair_fit.py`` does that fit. They come from
-    a first run of it whose trigger feature scored Chinese targets only; the refit with the final
-    trigger lands within noise of them (on the training text 194 vs 197 wrong with clean
-    neighbours) and does worse on dev (41 wrong vs 38), so these stayed. The held-out text never
-    influenced them. The limits and ``domain`` (the self-learned model of long inputs) were set on
-    the dev text."""
+    model learned from the *other* groups of training files, a/b/c/d, and the repaired corpus), half
+    on the dev text (``bench/repair.py --dev``); ``bench/repair_fit.py`` does that fit. Both priors
+    come out negative: the five in-domain and three general n-gram terms each back off to their
+    model's unigram, so a frequent character (号 in news text, 不 anywhere) would be counted several
+    times over. The held-out text never influenced the weights. The limits and ``domain`` (the
+    self-learned model of long inputs) were set on the dev text."""
 
-    general: float = 0.317
-    dictionary: float = 0.097
+    general: float = 0.292
+    general_prior: float = -0.219  # the general model's unigram probability of the candidate
+    dictionary: float = 0.218
     domain: float = 0.5
-    words: float = 0.51
-    frame: float = 1.594
-    indomain: float = 0.80  # the Kneser-Ney 5-gram model of the in-domain text
-    indomain_prior: float = -0.242  # that model's unigram probability of the candidate
-    trigger: float = 0.797  # topic evidence (:mod:`repair_trigger`)
+    words: float = 0.371
+    frame: float = 1.464
+    indomain: float = 0.791  # the Kneser-Ney 5-gram model of the in-domain text
+    indomain_prior: float = -0.177  # that model's unigram probability of the candidate
+    trigger: float = 0.956  # topic evidence (:mod:`repair_trigger`)
     sweeps: int = 2  # re-scoring rounds with neighbouring damaged characters filled in
     em_min_slots: int = 3000  # learn a domain model from the input itself only when it is this big
     word_top: int = 6  # candidates per position that get the (slower) word evidence
@@ -97,13 +98,14 @@ class Weights:
 #: vendored corpus, whose repair then joins the in-domain model of the final decoder). Fitted the
 #: same way as :class:`Weights`, with that smaller model.
 BASE_WEIGHTS = Weights(
-    general=0.367,
-    dictionary=0.127,
-    words=0.497,
-    frame=2.227,
-    indomain=0.837,
-    indomain_prior=-0.338,
-    trigger=0.937,
+    general=0.322,
+    general_prior=-0.185,
+    dictionary=0.239,
+    words=0.407,
+    frame=1.621,
+    indomain=0.890,
+    indomain_prior=-0.287,
+    trigger=0.907,
 )
 
 
@@ -185,13 +187,16 @@ class Decoder:
         self, toks: Codes, pad: Codes, slot_tok: Codes, row_slot: Codes, t: Codes, cand: Codes
     ) -> Floats:
         """Row terms that do not depend on neighbouring damaged characters: the 在…中 frame and
-        the in-domain model's own prior for the candidate (its weight is negative: that text's word
-        choice, 里 for 中, should not set the prior). The topic triggers join after pruning."""
+        the general and in-domain models' own priors for the candidate (negative weights: they
+        undo the unigram the n-gram terms count several times). The topic triggers join after
+        pruning."""
         w = self.w
         total = np.zeros(len(cand))
         if self.frame is not None and w.frame:
             inside = frame_flags(toks)[slot_tok][row_slot]
             total += w.frame * self.frame.logratio(cand, inside)
+        if w.general_prior:
+            total += w.general_prior * self.general.prior(cand)
         if self.indomain is not None and w.indomain_prior:
             kn = self.indomain
             total += w.indomain_prior * kn.logprob(np.zeros((len(cand), 0), dtype=np.int64), kn.dense(cand))

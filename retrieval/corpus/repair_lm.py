@@ -164,6 +164,16 @@ class NgramModel:
                 grams.append(_count(keys_all, None))
         return cls(grams)
 
+    def prior(self, c: Codes) -> Floats:
+        """log P(c), the unigram the trigrams back off to, floored at a count of one.
+
+        The floor matters because the prior's weight is negative: without it a character the
+        general text never contains (扭 for 歉) would score as the most "surprising", and win.
+        """
+        counts = np.maximum(_lookup(self.k1, self.c1, c), 1.0)
+        p = (counts + 0.5) / (self.total + 0.5 * self.VOCAB)
+        return np.asarray(np.log(p), dtype=np.float64)
+
     def logprob(self, a: Codes, b: Codes, c: Codes) -> Floats:
         """log P(c | a b) per row."""
         d = self.DISCOUNT

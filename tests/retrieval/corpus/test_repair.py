@@ -16,7 +16,7 @@ from retrieval.corpus import repair_domain, repair_sources
 from retrieval.corpus.repair import RepairResult, repair_text
 from retrieval.corpus.repair_codec import CP1252_UNDEFINED, DROPPED, Scan, candidates, damage, scan
 from retrieval.corpus.repair_kn import UNDECIDED, KNModel
-from retrieval.corpus.repair_lm import SLOT, frame_flags, tokens
+from retrieval.corpus.repair_lm import SLOT, NgramModel, frame_flags, tokens
 from retrieval.corpus.repair_trigger import TriggerModel
 from retrieval.corpus.repair_words import WordModel
 
@@ -140,6 +140,23 @@ def test_the_issue_examples() -> None:
 def test_five_byte_damage_as_the_issue_describes_is_repaired_too() -> None:
     text = "容器的存储和网络，等等，都需要考虑吗？"
     assert repair_text(damage(text, dropped=CP1252_UNDEFINED)).text == text
+
+
+def test_bytes_the_input_shows_intact_are_not_reinserted() -> None:
+    # Damaged as the issue describes, 中 (E4 B8 AD) keeps its soft hyphen: 0xAD was not dropped, so a
+    # damaged 不 (E4 B8 8D -> E4 B8) can no longer be read as 中. The seed lost every 0xAD: both stay.
+    text = "集群中的节点不够用，不是配置的问题。"
+    issue = scan(damage(text, dropped=CP1252_UNDEFINED))
+    assert issue.survived == {0xAD}
+    assert issue.slots and all("中" not in slot.choices for slot in issue.slots)
+    five = candidates(b"\xe4", b"\xb8", CP1252_UNDEFINED)
+    assert "不" in five and "中" not in five and set(five) < set(candidates(b"\xe4", b"\xb8"))
+    seed = scan(damage(text))
+    assert seed.survived == set()
+    assert all({"中", "不"} <= set(slot.choices) for slot in seed.slots if text[slot.pos] in "中不")
+    assert repair_text(damage(text, dropped=CP1252_UNDEFINED)).text == text
+    # A soft hyphen in text that is not mojibake proves nothing.
+    assert scan("co\xadoperate, café").survived == set()
 
 
 def test_a_character_that_lost_both_continuation_bytes() -> None:
@@ -450,3 +467,13 @@ def test_real_seed_is_repaired() -> None:
     assert 0 < result.uncertain < len(result.text) // 1000
     assert all(result.text[s.offset] == s.chosen for s in result.uncertain_spans)
     assert result.text.startswith("---\ntitle: (2000+) kubernetes 社群分享 QA 汇总\n")
+
+
+def test_general_prior_does_not_reward_unseen_characters() -> None:
+    """The prior enters with a negative weight, so an unseen character must not look 'rarer' than a
+    character seen once (that would make an unknown character win a close call)."""
+    stream = np.array([1, 2, 3, 1, 2, 4, 1, 5], dtype=np.int64)  # 1 ×3, 2 ×2, 3/4/5 once, 9 never
+    model = NgramModel.from_tokens([stream])
+    seen_thrice, seen_once, unseen = model.prior(np.array([1, 3, 9], dtype=np.int64))
+    assert seen_thrice > seen_once
+    assert unseen == seen_once
