@@ -109,8 +109,10 @@ def corpus_hash(paths: list[Path]) -> str:
     for f in corpus_files(paths):
         h.update(hashlib.sha256(f.read_bytes()).digest())
     code_dir = Path(__file__).resolve().parent / "corpus"
-    for src in sorted(code_dir.glob("*.py")):
-        h.update(src.name.encode())
+    # The repair's training text and lexicons steer it as much as its code does.
+    stage_files = [*code_dir.glob("*.py"), *(p for p in code_dir.joinpath("data").rglob("*") if p.is_file())]
+    for src in sorted(stage_files):
+        h.update(src.relative_to(code_dir).as_posix().encode())
         h.update(hashlib.sha256(src.read_bytes()).digest())
     h.update(hashlib.sha256((Path(__file__).resolve().parent / "entries.py").read_bytes()).digest())
     return h.hexdigest()[:32]
