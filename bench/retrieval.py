@@ -261,29 +261,49 @@ def fit_abstention(searcher: Searcher, queries: list[Query]) -> None:
             b -= 0.5 * float(g.mean())
         return w, b
 
-    folds = np.arange(len(y)) % 5
-    best_lam, best_loss = 0.0, float("inf")
+    folds = np.random.default_rng(0).permutation(len(y)) % 5
+    oof_by_lam: dict[float, np.ndarray] = {}
+    losses: dict[float, np.ndarray] = {}
     for lam in (0.05, 0.5, 2.0, 5.0, 10.0, 20.0):
-        loss = 0.0
+        fold_loss = np.zeros(5)
+        oof = np.zeros(len(y))
         for k in range(5):
             tr, te = folds != k, folds == k
             wk, bk = train(z[tr], y[tr], sample_w[tr], lam)
             pk = np.clip(1 / (1 + np.exp(-(z[te] @ wk + bk))), 1e-6, 1 - 1e-6)
-            loss += float(-(sample_w[te] * (y[te] * np.log(pk) + (1 - y[te]) * np.log(1 - pk))).sum())
-        print(f"  L2={lam:5.2f}  5-fold balanced log-loss {loss / len(y):.4f}")
-        if loss < best_loss:
-            best_lam, best_loss = lam, loss
-    print(f"  chosen L2 penalty: {best_lam}")
+            oof[te] = pk
+            fold_loss[k] = float(-(sample_w[te] * (y[te] * np.log(pk) + (1 - y[te]) * np.log(1 - pk))).mean())
+        oof_by_lam[lam] = oof
+        losses[lam] = fold_loss
+        print(f"  L2={lam:5.2f}  5-fold balanced log-loss {fold_loss.mean():.4f} ± {fold_loss.std(ddof=1) / 5 ** 0.5:.4f}")
+    # One-standard-error rule: the strongest penalty whose loss is within one standard error of the
+    # best. The dev classes are nearly separable, and the weakest penalty always wins on log-loss
+    # there with weights too large to carry over to questions nobody tuned on.
+    best = min(losses, key=lambda lam: losses[lam].mean())
+    limit = losses[best].mean() + losses[best].std(ddof=1) / 5**0.5
+    best_lam = max(lam for lam in losses if losses[lam].mean() <= limit)
+    print(f"  chosen L2 penalty: {best_lam} (lowest loss at {best}; one-standard-error rule)")
     w, b = train(z, y, sample_w, best_lam)
     raw_w = w / sd
     raw_b = b - float((w * mu / sd).sum())
     weights = {"bias": round(raw_b, 3), **{k: round(float(v), 3) for k, v in zip(FEATURES, raw_w, strict=True)}}
     print("\n--- abstention model fitted on the dev set ---")
     print(f"  abstain_weights = {weights}")
+    # The threshold is read off out-of-fold scores (each query scored by a model that did not see it),
+    # not off the in-sample fit, which flatters the dev set.
     score = 1 / (1 + np.exp(-(x @ raw_w + raw_b)))
-    for thr in (0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8):
-        print(f"  min_confidence={thr:.2f}  answered={(score[y == 1] >= thr).mean():.3f} "
-              f"abstained={(score[y == 0] < thr).mean():.3f}")
+    oof = oof_by_lam[best_lam]
+    print("  threshold   in-sample answered/abstained   out-of-fold answered/abstained")
+    for thr in (0.2, 0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8):
+        print(f"  min_confidence={thr:.2f}  {(score[y == 1] >= thr).mean():.3f} / {(score[y == 0] < thr).mean():.3f}"
+              f"            {(oof[y == 1] >= thr).mean():.3f} / {(oof[y == 0] < thr).mean():.3f}")
+    # Suggested threshold: the one that leaves the most room above both targets out of fold
+    # (max over thresholds of min(answered − 0.95, abstained − 0.90); ties: the larger total room).
+    grid = np.round(np.arange(0.05, 0.951, 0.05), 2)
+    room = [((oof[y == 1] >= t).mean() - TARGETS["answer"], (oof[y == 0] < t).mean() - TARGETS["abstain"]) for t in grid]
+    thr = float(grid[max(range(len(grid)), key=lambda i: (round(min(room[i]), 6), round(sum(room[i]), 6)))])
+    print(f"  suggested min_confidence (largest out-of-fold margin above both targets): {thr:.2f} → answers "
+          f"{(oof[y == 1] >= thr).mean():.3f}, abstains on {(oof[y == 0] < thr).mean():.3f} out of fold")
 
 
 def fresh_ask_seconds(settings: RetrievalSettings, runs: int = 3) -> list[float]:

@@ -112,6 +112,7 @@ class Evidence:
     agree: bool  # both channels put the same entry first
     missing_names: float = 0.0  # share of the query's product-like names (Karpenter, HTTPRoute) absent from it
     unknown_mass: float = 0.0  # share of the query's IDF mass in words the whole index never uses
+    untranslated: float = 0.0  # share of it in English words no glossary or dictionary renders (not counted above)
     coverage_known: float = 0.0  # coverage counted over the words the index does use
     readable: float = 1.0  # share of the query the embedding model can read (MiniLM: English, not Chinese)
     unknown_names: bool = False  # a Latin word that is no English word, no typo, and absent from the index
@@ -122,6 +123,7 @@ class Evidence:
             "coverage": self.coverage,
             "coverage_known": self.coverage_known,
             "unknown_mass": self.unknown_mass,
+            "untranslated": self.untranslated,
             "lexical_margin": margin,
             "lexical_strength": math.log1p(max(self.lexical_top, 0.0)),
             "vector_margin": self.vector_margin,
@@ -133,12 +135,11 @@ class Evidence:
 
 
 FEATURES = (
-    "coverage",
     "coverage_known",
     "unknown_mass",
+    "untranslated",
     "lexical_margin",
     "lexical_strength",
-    "vector_margin",
     "vector_readable",
     "agree",
     "missing_names",

@@ -4,8 +4,8 @@ Chinese has no spaces, and jieba's dictionary lacks most cloud-native jargon (�
 so CJK runs are cut with jieba's search mode plus a domain dictionary mined from the corpus, and
 also into character bigrams (robust to words jieba splits wrongly and to characters the encoding
 repair could not recover, U+FFFD, which act as separators). Latin and code tokens are kept whole
-and case-folded (`kubectl`, `statefulset`, `--net=host`), plus their parts (`kube-proxy` → `kube`,
-`proxy`).
+and case-folded (`kubectl`, `statefulset`, `--net=host`), plus their parts and their glued
+spelling (`kube-proxy` → `kube`, `proxy`, `kubeproxy`).
 
 Example:
     >>> tok = Tokenizer(mode="bigram")
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import numpy as np
 
-TOKENIZER_VERSION = "5"
+TOKENIZER_VERSION = "6"
 MODES = ("bigram", "jieba", "mix", "mixuni", "bigramuni")
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -67,6 +67,9 @@ def _latin_tokens(token: str) -> list[str]:
     parts = [p for p in _PART_SPLIT.split(bare) if p]
     if len(parts) > 1:
         out.extend(p for p in parts if len(p) > 1 or p.isdigit())
+        # The glued spelling too: host-gw and HOSTGW, docker-compose and dockercompose are one name.
+        if bare.count("-") + bare.count("_") == len(parts) - 1 and all(p.isalnum() for p in parts):
+            out.append("".join(parts))
     elif bare != token:
         out.append(bare)
     # A version glued to a name also yields the name: etcd3 → etcd, centos7 → centos (not k8s, log4j).

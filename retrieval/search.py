@@ -55,6 +55,7 @@ class QueryUnit:
     weight: float
     alternatives: frozenset[str]
     known: bool = True  # some alternative occurs in the index
+    untranslated: bool = False  # an English word that neither the index nor the dictionaries render
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,7 @@ class Searcher:
                 num_docs=index.lexical.num_docs,
                 english=english,
                 cohesion_floor=self.settings.bigram_cohesion_floor,
+                words=[t for t in index.lexical.vocab if t[:1].isascii() and t[:1].isalpha()],
             )
         return self._vocabulary
 
@@ -188,8 +190,10 @@ class Searcher:
         out = []
         for key, alts in units.items():
             known = [lex.idf(a) for a in alts if a in lex.vocab]
-            weight = (min(known) if known else lex.idf(key)) * vocab.cohesion(key)
-            out.append(QueryUnit(weight, frozenset(alts), known=bool(known)))
+            weight = (min(known) if known else lex.idf(key)) * vocab.cohesion(key) * self._unigram_factor(key)
+            # An English word no table translates is neither found nor missed: coverage leaves it out.
+            untranslated = not known and vocab.is_english(key)
+            out.append(QueryUnit(weight, frozenset(alts), known=bool(known), untranslated=untranslated))
         return out, dictionary
 
     def _weighted_tokens(self, units: list[QueryUnit], text: str, dictionary: set[str]) -> dict[str, float]:
@@ -199,7 +203,7 @@ class Searcher:
         for unit in units:
             for t in unit.alternatives:
                 if t in own:
-                    w = cohesion(t)
+                    w = cohesion(t) * self._unigram_factor(t)
                 elif t in dictionary:
                     w = self.settings.dictionary_weight
                 else:
@@ -207,15 +211,22 @@ class Searcher:
                 weights[t] = max(weights.get(t, 0.0), w)
         return weights
 
-    def _coverage(self, units: list[QueryUnit], idx: int) -> tuple[float, float, float]:
-        """(coverage, coverage of the words the index knows, share of the query's mass the index never uses)."""
+    def _unigram_factor(self, token: str) -> float:
+        """Query weight of a lone Chinese character (bigramuni/mixuni): a fallback signal, weaker than words."""
+        return self.settings.unigram_weight if len(token) == 1 and token >= "\u3400" else 1.0
+
+    def _coverage(self, units: list[QueryUnit], idx: int) -> tuple[float, float, float, float]:
+        """Shares of the query's IDF mass: found in hit ``idx``, found among the words the index knows,
+        never used by the index, and English words nothing translates (left out of the first three)."""
+        everything = sum(u.weight for u in units)
+        units = [u for u in units if not u.untranslated]
         total = sum(u.weight for u in units)
         if total <= 0:
-            return 0.0, 0.0, 0.0
+            return 0.0, 0.0, 0.0, 1.0 if everything > 0 else 0.0
         has = self.index.lexical.doc_has
         found = sum(u.weight for u in units if any(has(idx, t) for t in u.alternatives))
         known = sum(u.weight for u in units if u.known)
-        return found / total, (found / known if known > 0 else 0.0), 1.0 - known / total
+        return found / total, (found / known if known > 0 else 0.0), 1.0 - known / total, 1.0 - total / everything
 
     def _has_unknown_name(self, text: str) -> bool:
         """Whether a Latin word of the query names something the index never mentions (see retrieval.terms)."""
@@ -316,7 +327,9 @@ class Searcher:
         vw = st.vector_weight if mode != "lexical" else 1.0
         fused = fuse(lexical, vector, rrf_k=st.rrf_k, lexical_weight=lw, vector_weight=vw)
         kept = fold(fused, signature=self._signature, threshold=st.fold_threshold, limit=top_k)
-        coverage, coverage_known, unknown_mass = self._coverage(units, kept[0].idx) if kept else (0.0, 0.0, 0.0)
+        coverage, coverage_known, unknown_mass, untranslated = (
+            self._coverage(units, kept[0].idx) if kept else (0.0, 0.0, 0.0, 0.0)
+        )
         sims = [sim for _, sim in vector[:20]]
         evidence = Evidence(
             coverage=coverage,
@@ -326,6 +339,7 @@ class Searcher:
             agree=bool(lexical and vector and lexical[0][0] == vector[0][0]),
             missing_names=self._missing_names(text, kept[0].idx) if kept else 0.0,
             unknown_mass=unknown_mass,
+            untranslated=untranslated,
             coverage_known=coverage_known,
             readable=self._readable(text) if vector else 0.0,
             unknown_names=self._has_unknown_name(text),

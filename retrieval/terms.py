@@ -9,9 +9,9 @@ Three things the lexical channel cannot tell by itself, each measured on the cor
   rarely meet (份和) is a seam. The query weight of a bigram scales with that cohesion
   (document-frequency PMI); the index is unchanged.
 - **Typos in Latin words.** People type ``promethues`` or ``kuberntes``. A Latin query word the
-  corpus never uses, that is not an English word, and that is one edit (insert, delete, replace,
-  swap) away from words the corpus uses, gains the most frequent of them as an alternative. The
-  first letter must match: a different first letter is another name (vcluster is not cluster).
+  corpus never (or hardly) uses that is one edit (insert, delete, replace, swap) away from words
+  the corpus uses gains the most frequent of them as an alternative. The first letter must match:
+  a different first letter is another name (vcluster is not cluster).
 - **Unknown names.** A Latin word the corpus never uses, that is neither an English word nor a
   typo of a corpus word, names something the archive does not cover (crossplane, kubevirt). The
   answer/abstain model sees whether a query has one.
@@ -28,11 +28,31 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 
 _CJK_BIGRAM = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{2}$")
 _LATIN_WORD = re.compile(r"^[a-z][a-z\-]*[a-z]$")
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789-"
+
+
+def deletes1(word: str) -> set[str]:
+    """The word and every string one deletion away: two words one edit apart share one of these."""
+    return {word, *(word[:i] + word[i + 1 :] for i in range(len(word)))}
+
+
+def within_one_edit(a: str, b: str) -> bool:
+    """Damerau distance ≤ 1 (insert, delete, replace, or swap of neighbours), in linear time."""
+    if a == b:
+        return True
+    la, lb = len(a), len(b)
+    if abs(la - lb) > 1:
+        return False
+    i = 0
+    while i < min(la, lb) and a[i] == b[i]:
+        i += 1
+    if la == lb:
+        return a[i + 1 :] == b[i + 1 :] or (a[i + 2 :] == b[i + 2 :] and a[i : i + 2] == b[i : i + 2][::-1])
+    return a[i + 1 :] == b[i:] if la > lb else a[i:] == b[i + 1 :]
 
 
 def edits1(word: str) -> set[str]:
@@ -61,12 +81,22 @@ class Vocabulary:
         english: Collection[str] = (),
         cohesion_floor: float = 0.25,
         min_typo_len: int = 5,
+        rare_df: int = 2,
+        words: Iterable[str] | None = None,
     ) -> None:
-        self._df = df if callable(df) else (lambda t, d=df: int(d.get(t, 0)))  # type: ignore[misc]
+        if callable(df):
+            self._df: Callable[[str], int] = df
+        else:
+            table = df
+            self._df = lambda t: int(table.get(t, 0))
         self.num_docs = max(1, num_docs)
         self.english = english
         self.cohesion_floor = cohesion_floor
         self.min_typo_len = min_typo_len
+        self.rare_df = rare_df
+        self._fixes: dict[str, str | None] = {}
+        self._words = words
+        self._neighbours: dict[str, list[str]] | None = None
 
     def df(self, token: str) -> int:
         return self._df(token)
@@ -96,17 +126,45 @@ class Vocabulary:
         return any(form in self.english for form in lemmas(word))
 
     def correction(self, word: str) -> str | None:
-        """The corpus word one edit away from an unknown Latin ``word`` (most frequent; same first letter), or None."""
-        if len(word) < self.min_typo_len or not _LATIN_WORD.match(word) or self.df(word) > 0:
+        """The corpus word one edit away from a Latin ``word`` the corpus never or hardly uses, or None.
+
+        Candidates keep the first letter; the most frequent wins. A word the corpus uses once or
+        twice is corrected only towards one it uses far more (the archive has its own typos:
+        ``promtheus`` once, ``prometheus`` dozens of times).
+        """
+        own = self.df(word) if len(word) >= self.min_typo_len and _LATIN_WORD.match(word) else self.num_docs
+        if own > self.rare_df:
             return None
+        if word in self._fixes:
+            return self._fixes[word]
         best: tuple[int, str] | None = None
-        for cand in edits1(word):
-            if cand[:1] != word[:1]:
+        for cand in self._candidates(word):
+            if cand[:1] != word[:1] or cand == word:
                 continue
             d = self.df(cand)
             if d > 0 and (best is None or (d, cand) > best):
                 best = (d, cand)
-        return best[1] if best else None
+        if best is not None and own > 0 and best[0] < max(10, 20 * own):
+            best = None
+        if len(self._fixes) > 10_000:  # a long-running bot sees endless new words: keep the memo bounded
+            self._fixes.clear()
+        self._fixes[word] = best[1] if best else None
+        return self._fixes[word]
+
+    def _candidates(self, word: str) -> Iterable[str]:
+        """Corpus words one edit from ``word``: via a deletion index of the corpus's Latin words when
+        they were given (a few dict lookups), else by generating every edit (about 40 per letter)."""
+        if self._words is None:
+            return edits1(word)
+        if self._neighbours is None:
+            table: dict[str, list[str]] = {}
+            for w in self._words:
+                if len(w) >= self.min_typo_len - 1 and _LATIN_WORD.match(w):
+                    for d in deletes1(w):
+                        table.setdefault(d, []).append(w)
+            self._neighbours = table
+        found = {w for d in deletes1(word) for w in self._neighbours.get(d, ())}
+        return [w for w in found if within_one_edit(word, w)]
 
     def unknown_name(self, word: str) -> bool:
         """A Latin word that names something the corpus never mentions: unused, not English, not a typo."""

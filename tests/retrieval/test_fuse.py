@@ -47,5 +47,16 @@ def test_decide_answers_on_strong_evidence_and_abstains_with_a_reason() -> None:
 
 def test_evidence_features_are_finite_without_hits() -> None:
     feats = Evidence(coverage=0.0, lexical_top=0.0, lexical_tenth=0.0, vector_margin=0.0, agree=False).features()
-    assert set(feats) == set(FEATURES)
+    assert set(FEATURES) <= set(feats)  # every feature the fitted model reads is produced
     assert all(v == 0.0 for v in feats.values())
+
+
+def test_unknown_words_and_names_lower_confidence_under_the_fitted_profiles() -> None:
+    from retrieval.config import ABSTAIN_PROFILES
+
+    base = dict(coverage=0.6, lexical_top=12.0, lexical_tenth=4.0, vector_margin=0.1, agree=False, coverage_known=0.6)
+    plain = Evidence(**base)  # type: ignore[arg-type]
+    unknown = Evidence(**base, unknown_mass=0.4, unknown_names=True)  # type: ignore[arg-type]
+    for weights, _threshold in ABSTAIN_PROFILES.values():
+        assert set(weights) - {"bias"} <= set(FEATURES)
+        assert confidence(unknown, weights) < confidence(plain, weights)

@@ -85,3 +85,26 @@ def test_top_k_is_respected_and_ranks_are_dense(hash_searcher: Any) -> None:
     assert [h.rank for h in result.hits] == [1, 2, 3]
     assert all(0 < h.score <= 1 for h in result.hits)
     assert result.hits[0].score >= result.hits[-1].score
+
+
+def test_a_lowercase_name_the_archive_never_uses_counts_against_answering(hash_searcher: Any) -> None:
+    ex = hash_searcher.explain("crossplane 怎么管理云上的数据库")
+    assert ex.evidence is not None and ex.evidence.unknown_names
+    known = hash_searcher.explain("prometheus 怎么监控容器")
+    assert known.evidence is not None and not known.evidence.unknown_names
+
+
+def test_a_typo_in_a_product_name_finds_what_the_right_spelling_finds(hash_searcher: Any) -> None:
+    hits = hash_searcher.explain("jenkisn", top_k=3, mode="lexical").result.hits
+    assert hits and all("jenkins" in (h.question + h.answer).lower() for h in hits)
+    plain = hash_searcher.settings
+    try:
+        hash_searcher.settings = plain.model_copy(update={"spelling": False})
+        assert hash_searcher.explain("jenkisn", top_k=3, mode="lexical").result.hits == []
+    finally:
+        hash_searcher.settings = plain
+
+
+def test_glued_and_hyphenated_spellings_match(hash_searcher: Any) -> None:
+    tok = hash_searcher.index.tokenizer
+    assert "hostgw" in tok.tokenize("flannel host-gw 模式") and "dockercompose" in tok.tokenize("docker-compose")
