@@ -6,8 +6,8 @@ script fits the weights as a conditional log-linear model, the true character ag
 candidates of its position, by maximum likelihood (L-BFGS, a little L2):
 
 * half of the weight goes to the damaged *training* text (``retrieval/corpus/data/train``), each
-  group of files (a_, b_, c_) repaired with in-domain models learned from the other two groups
-  only, so the in-domain model is never scored on text it has seen;
+  group of files (by first letter: a_, b_, c_, d_) repaired with in-domain models learned from the
+  other groups only, so the in-domain model is never scored on text it has seen;
 * half goes to the dev text (the files ``bench/repair.py --dev`` reads).
 
 The held-out benchmark text is never read. Neighbouring characters are taken from the clean text

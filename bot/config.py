@@ -138,8 +138,9 @@ def describe_validation(exc: ValidationError, *, limit: int = 4) -> str:
     """
     problems = []
     for error in exc.errors(include_url=False, include_input=False, include_context=False):
-        where = ".".join(str(part) for part in error["loc"]) or "settings"
-        problems.append(f"{where}: {error['msg']}")
+        where = ".".join(str(part) for part in error["loc"])
+        message = error["msg"].removeprefix("Value error, ")
+        problems.append(f"{where}: {message}" if where else message)
     more = len(problems) - limit
     return "; ".join(problems[:limit]) + (f"; and {more} more" if more > 0 else "")
 

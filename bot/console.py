@@ -9,8 +9,8 @@ Each line is a message, as in a DM: a question, ``k8s …``, or a slash command:
 * ``/help``, ``/quit`` (or Ctrl-D).
 
 Replies are the plain-text renderings of the same ``Answer`` and ``Reply`` models Slack turns into
-Block Kit. Cluster commands run as channel ``cli``: the policy binding `firstmate kube` uses too
-(``cluster.policy.channels.cli``; namespace ``default`` unless configured).
+Block Kit. Cluster commands run as channel ``cluster.cli_channel`` (default ``cli``), the policy
+binding `firstmate kube` uses too (namespace ``default`` unless configured).
 
 Example:
     >>> import io
@@ -35,7 +35,6 @@ from bot.core.answering import MorePage
 from bot.core.commands import AnswerOutcome, Core, Incoming, Outcome, Trigger
 from bot.core.language import Language, t
 
-CONSOLE_CHANNEL = "cli"  # the cluster policy's binding for the local CLI and console
 HINT = "(/more more answers · /full whole answer · /reply follow up · /up /down feedback · /help · /quit)"
 CONSOLE_HELP = """Type a question, or:
   /ask QUESTION      ask (same as typing it)
@@ -61,7 +60,7 @@ def render_more(page: MorePage) -> str:
 class Console:
     """A line-oriented transport over ``Core``; ``run`` reads until EOF or ``/quit``."""
 
-    def __init__(self, core: Core, *, out: TextIO, user: str = "console", channel: str = CONSOLE_CHANNEL,
+    def __init__(self, core: Core, *, out: TextIO, user: str = "console", channel: str = "cli",
                  more_page_size: int = 3) -> None:
         self.core = core
         self.out = out

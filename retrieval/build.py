@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from retrieval.config import RetrievalSettings
+from retrieval.corpus.repair_domain import steering_files
 from retrieval.crosslingual import CrossLingual, english_words, mine_reverse, mine_table, read_cedict
 from retrieval.dense import Embedder
 from retrieval.embed_cache import EmbeddingCache, embed_with_cache
@@ -109,9 +110,8 @@ def corpus_hash(paths: list[Path]) -> str:
     for f in corpus_files(paths):
         h.update(hashlib.sha256(f.read_bytes()).digest())
     code_dir = Path(__file__).resolve().parent / "corpus"
-    # The repair's training text and lexicons steer it as much as its code does.
-    stage_files = [*code_dir.glob("*.py"), *(p for p in code_dir.joinpath("data").rglob("*") if p.is_file())]
-    for src in sorted(stage_files):
+    # The parser's code, and the repair's code, lexicon and training text.
+    for src in sorted({*code_dir.glob("*.py"), *steering_files()}):
         h.update(src.relative_to(code_dir).as_posix().encode())
         h.update(hashlib.sha256(src.read_bytes()).digest())
     h.update(hashlib.sha256((Path(__file__).resolve().parent / "entries.py").read_bytes()).digest())

@@ -142,9 +142,9 @@ def mine_reverse(
     return out
 
 
-def english_words(entries: list[tuple[str, list[str]]] | None = None) -> set[str]:
-    """Every English word CC-CEDICT uses in a sense: a lexicon that tells English words from product names."""
-    entries = entries if entries is not None else read_cedict()
+def english_words(entries: list[tuple[str, list[str]]]) -> set[str]:
+    """Every English word CC-CEDICT uses in a sense (``entries`` from :func:`read_cedict`): a lexicon
+    that tells English words from product names."""
     out: set[str] = set()
     for _simp, senses in entries:
         for sense in senses:

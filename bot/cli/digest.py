@@ -24,6 +24,7 @@ import typer
 from pydantic import ValidationError
 
 from bot.cli._common import load_settings
+from bot.config import describe_validation
 from bot.errors import UserError
 
 _OK = ("posted", "recovered", "done", "skipped", "backed_off", "preview")
@@ -38,16 +39,6 @@ def parse_at(value: str, *, timezone: str) -> dt.datetime:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=ZoneInfo(timezone))
     return parsed.astimezone(dt.UTC)
-
-
-def _validation_message(exc: ValidationError) -> str:
-    """pydantic's errors as one readable line: 'cron '0 99 * * *': … out of range' (no input echo)."""
-    parts = []
-    for error in exc.errors():
-        message = str(error.get("msg", "")).removeprefix("Value error, ")
-        where = ".".join(str(p) for p in error.get("loc", ()))
-        parts.append(f"{where}: {message}" if where else message)
-    return "; ".join(parts) or str(exc).splitlines()[0]
 
 
 def _reply_json(reply: Any) -> dict[str, Any] | None:
@@ -87,7 +78,7 @@ def run_digest(
         try:
             schedule = DigestSchedule(kind=kind, channel=channel, cron=cron, timezone=timezone or "UTC")
         except ValidationError as exc:
-            raise UserError(f"invalid schedule: {_validation_message(exc)}") from None
+            raise UserError(f"invalid schedule: {describe_validation(exc)}") from None
     elif timezone is not None:
         schedule = schedule.model_copy(update={"timezone": timezone})
     clock = ManualClock(parse_at(at, timezone=schedule.timezone)) if at else SystemClock()

@@ -63,7 +63,12 @@ def run_console(settings: Any) -> int:
         interactive = sys.stdin.isatty()
         if interactive:
             typer.echo("firstmate console — ask about Kubernetes and Docker; /help for commands, Ctrl-D to leave.")
-        console = Console(runtime.core, out=sys.stdout, more_page_size=settings.slack.more_page_size)
+        console = Console(
+            runtime.core,
+            out=sys.stdout,
+            channel=settings.cluster.cli_channel,
+            more_page_size=settings.slack.more_page_size,
+        )
         if interactive:
             return console.run(_InteractiveInput("firstmate> "), prompt="", interruptible=True)  # type: ignore[arg-type]
         return console.run(sys.stdin, prompt="")

@@ -174,7 +174,7 @@ class DigestRunner:
         row = self.outbox.for_slot(schedule.kind, schedule.channel, slot)
         if row is not None:
             period, missed = Period(row.period_start, row.period_end), row.missed
-            late = row.late or (row.payload is None and self._is_late(now, row.period_end))
+            late = self._row_late(row, now)
         else:
             start = self._period_start(schedule.kind, schedule.channel, cron, slot) or cron.previous_fire(
                 slot
@@ -214,6 +214,10 @@ class DigestRunner:
 
     def _is_late(self, now: dt.datetime, slot: dt.datetime) -> bool:
         return (now - slot).total_seconds() > self.settings.late_after_seconds
+
+    def _row_late(self, row: OutboxRow, now: dt.datetime) -> bool:
+        """A claimed digest is late if it was claimed late, or goes out only now, well after its slot."""
+        return row.late or self._is_late(now, row.period_end)
 
     def _builder(self, kind: str) -> DigestBuilder:
         try:
@@ -309,7 +313,7 @@ class DigestRunner:
         # Claimed on time but going out only now (a crash or failed posts, then a retry well after
         # the slot): it is labelled late after all.
         now = self.clock.now()
-        late = row.late or self._is_late(now, row.period_end)
+        late = self._row_late(row, now)
 
         def outcome(
             status: Status,

@@ -74,7 +74,7 @@ def candidates(lead: bytes, conts: bytes, dropped: frozenset[int] = DROPPED) -> 
     missing = need - len(conts)
     if missing <= 0:
         return ()
-    fills = _DROPPED_SORTED if dropped == DROPPED else tuple(sorted(dropped))
+    fills = tuple(sorted(dropped))
     found: set[str] = set()
     for slots in itertools.combinations(range(need), missing):
         for fill in itertools.product(fills, repeat=missing):

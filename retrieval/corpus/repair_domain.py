@@ -42,17 +42,20 @@ _HERE = Path(__file__).resolve().parent
 _SEPARATOR = "\n\x1e\n"  # between files in the cache (a record separator never found in text)
 
 
+def steering_files() -> list[Path]:
+    """Every file that decides how text is repaired: the repair code, its lexicon, its training text.
+
+    Both the domain cache here and the index manifest hash these, so neither goes stale.
+    """
+    data = (path for path in (_HERE / "data").rglob("*") if path.is_file())
+    return sorted([*_HERE.glob("repair*.py"), *data])
+
+
 def fingerprint(parts: Iterable[bytes]) -> str:
     """Hash of the corpus files plus everything that decides how they are repaired."""
     digest = hashlib.sha256(VERSION.encode())
-    own = [
-        *sorted(_HERE.glob("repair*.py")),
-        _HERE / "data" / "tech_lexicon.txt",
-        *sorted((_HERE / "data" / "train").glob("*.txt")),
-    ]
-    for path in own:
-        if path.exists():
-            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    for path in steering_files():
+        digest.update(path.relative_to(_HERE).as_posix().encode() + b"\0" + path.read_bytes())
     for part in parts:
         digest.update(len(part).to_bytes(8, "little") + part)
     return digest.hexdigest()[:24]

@@ -133,8 +133,10 @@ def train_files() -> list[Path]:
     return files
 
 
-def train_texts() -> list[str]:
-    return [_read(path) for path in train_files()]
+@lru_cache(maxsize=1)
+def train_texts() -> tuple[str, ...]:
+    """The training text, read once per process (warm-up asks for it three times)."""
+    return tuple(_read(path) for path in train_files())
 
 
 class _Cache:
@@ -159,7 +161,7 @@ def indomain_model(*extra: str) -> KNModel:
         return model_of([*train_texts(), *extra], order=INDOMAIN_ORDER)
     with _LOCK:
         if _Cache.indomain is None:
-            _Cache.indomain = model_of(train_texts(), order=INDOMAIN_ORDER)
+            _Cache.indomain = model_of(list(train_texts()), order=INDOMAIN_ORDER)
         return _Cache.indomain
 
 

@@ -297,7 +297,7 @@ def test_in_domain_usage_comes_back() -> None:
     # Sentences of our own (not from the benchmark texts): ops vocabulary the in-domain model knows.
     for text in (
         "先把旧节点上的卷卸载，再挂到新节点上。",
-        "证书快过期了，记得提前续期。",
+        "证书快到期了，记得提前换新的。",
         "这个服务迁到新集群以后，告警少了很多。",
         "日志先存到对象存储，查询的时候再按标签筛选。",
     ):
