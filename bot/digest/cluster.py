@@ -23,7 +23,7 @@ from bot.cluster.errors import ClusterError
 from bot.cluster.policy import STATUS_RESOURCES, Policy, binding_for
 from bot.cluster.signatures import PROBLEMS
 from bot.core.replies import Reply, Section
-from bot.digest.cluster_state import ClusterSource, changes, facts_of
+from bot.digest.cluster_state import ClusterOff, ClusterSource, changes, facts_of
 from bot.digest.models import BuiltDigest, DigestRequest
 from bot.errors import UserError
 from bot.store.outbox import OutboxStore
@@ -112,6 +112,16 @@ class ClusterDigestBuilder:
             sections.append(late)
         try:
             state = self.source.read(namespaces=namespaces, resources=resources, since=request.period.start)
+        except ClusterOff as exc:
+            sections.append(Section(title="Cluster section off", body=f"Not reading the cluster: {exc}"))
+            reply = Reply(
+                kind="digest",
+                summary=f"{title} · cluster section off (unsafe credentials)",
+                sections=sections,
+                meta=meta,
+                exit_code=3,
+            )
+            return BuiltDigest(reply=reply, facts=dict(request.previous or {}), quiet=False)
         except ClusterError as exc:
             # News in itself; the previous facts stay the baseline for the next digest.
             sections.append(Section(title="Cluster unreachable", body=f"Could not read the cluster: {exc}"))

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from bot.cluster.errors import Forbidden
+from bot.cluster.errors import ClusterError, Forbidden
 from bot.cluster.models import (
     EventView,
     NodeView,
@@ -60,22 +60,42 @@ class ClusterSource(Protocol):
         ...
 
 
+class ClusterOff(ClusterError):
+    """The self-check found credentials that can write or read Secrets: the cluster is not read."""
+
+
 class KubeClusterSource:
     """A :class:`ClusterSource` over :class:`bot.cluster.reader.KubeReader` (GETs only).
+
+    With a ``gate`` (the cluster commands' :class:`bot.cluster.selfcheck.SelfCheckGate`), the digest
+    follows the same rule as the commands: over-privileged credentials are not used at all.
 
     Example:
         >>> KubeClusterSource(reader=None).reader is None
         True
     """
 
-    def __init__(self, reader: Any) -> None:
+    def __init__(self, reader: Any, *, gate: Any = None) -> None:
         self.reader = reader
+        self.gate = gate
 
     @classmethod
     def from_settings(cls, settings: Any) -> KubeClusterSource:
         from bot.cluster.reader import KubeReader  # kubernetes loads on the first read, not here
+        from bot.cluster.selfcheck import SelfCheckGate
 
-        return cls(KubeReader(settings))
+        reader = KubeReader(settings)
+        gate = (
+            SelfCheckGate(
+                reader,
+                settings.policy,
+                override=settings.allow_unsafe_credentials,
+                retry_s=settings.self_check_retry_s,
+            )
+            if settings.self_check
+            else None
+        )
+        return cls(reader, gate=gate)
 
     def _namespaces(self, namespaces: Sequence[str] | None) -> tuple[str, ...]:
         if namespaces is not None:
@@ -86,6 +106,10 @@ class KubeClusterSource:
     def read(
         self, *, namespaces: Sequence[str] | None, resources: frozenset[str], since: dt.datetime
     ) -> ClusterState:
+        if self.gate is not None:
+            blocked = self.gate.check()
+            if blocked is not None and blocked.unsafe:  # an unverified cluster is simply read (or fails)
+                raise ClusterOff(blocked.reason)
         notes: list[str] = []
         nss = self._namespaces(namespaces)
         nodes: tuple[NodeView, ...] | None = None

@@ -309,6 +309,10 @@ class FakeKubeApiServer:
         """Methods of all recorded requests."""
         return {r.method for r in self.requests}
 
+    def changes_requested(self) -> list[Recorded]:
+        """Requests that are neither GETs nor the self-check's access reviews (which change nothing)."""
+        return [r for r in self.requests if r.method != "GET" and not (r.method == "POST" and r.path == SSAR_PATH)]
+
     # -- request handling ------------------------------------------------------------------------
 
     def take_fault(self, path: str) -> Fault | None:

@@ -68,7 +68,7 @@ def test_dry_run_prints_a_realistic_cluster_digest_and_posts_nothing(env: Any) -
     )
     assert "preview" in proc.stderr
     assert slack.calls == []  # nothing reached Slack
-    assert kube.methods() == {"GET"}
+    assert "GET" in kube.methods() and kube.changes_requested() == []
 
 
 def test_cronjob_run_posts_once_then_reports_done(env: Any) -> None:

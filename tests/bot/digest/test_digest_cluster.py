@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from digest_helpers import MemoryPoster
-from fakes.kube_apiserver import FakeKubeApiServer
+from fakes.kube_apiserver import CLUSTER_ADMIN, FakeKubeApiServer
 
 from bot.cluster.policy import ChannelBinding, Policy
 from bot.digest.clock import ManualClock
@@ -49,11 +49,14 @@ def cluster_runner(
     searcher: Any,
     clock: ManualClock,
     poster: MemoryPoster,
+    *,
+    allow_unsafe_credentials: bool = False,
 ) -> DigestRunner:
     settings = ClusterSettings(
         kubeconfig=kube.write_kubeconfig(tmp_path / "kubeconfig"),
         policy=POLICY,
         limits={"backoff_s": 0.0, "backoff_max_s": 0.0},
+        allow_unsafe_credentials=allow_unsafe_credentials,
     )
     builder = ClusterDigestBuilder(
         source=KubeClusterSource.from_settings(settings), policy=POLICY, searcher=searcher
@@ -110,7 +113,7 @@ def test_first_digest_shows_status_facts_with_cited_qas(
     assert reply.related and all(hit.session.title and hit.session.date for hit in reply.related)
     assert "Related community Q&A:" in text
     assert "First cluster digest for this channel" in text
-    assert kube.methods() == {"GET"}  # the digest only ever reads
+    assert "GET" in kube.methods() and kube.changes_requested() == []  # the digest only ever reads
     # The knowledge digest's "From the archive" can fall back on the most frequent failure seen here.
     builder = runner.builders["cluster"]
     assert isinstance(builder, ClusterDigestBuilder)
@@ -230,3 +233,31 @@ def test_unreachable_cluster_is_reported_and_keeps_the_baseline(
     assert "Could not read the cluster" in reply.to_text()
     second = OutboxStore(sqlite_db).snapshot("cluster", OPS)
     assert first is not None and second is not None and second.facts == first.facts
+
+
+@pytest.mark.parametrize("override", [False, True])
+def test_unsafe_credentials_keep_the_cluster_section_off_unless_overridden(
+    tmp_path: Path, sqlite_db: Database, hash_searcher: Any, override: bool
+) -> None:
+    with FakeKubeApiServer(rules=CLUSTER_ADMIN) as kube:
+        poster = MemoryPoster()
+        runner = cluster_runner(
+            kube,
+            tmp_path,
+            sqlite_db,
+            hash_searcher,
+            ManualClock(kube.now),
+            poster,
+            allow_unsafe_credentials=override,
+        )
+        assert runner.run(schedule()).status == "posted"
+        reply = poster.messages[0].reply
+        listed = [r.path for r in kube.requests if r.method == "GET" and r.path.endswith("/pods")]
+    if override:
+        assert reply.exit_code == 0 and "CrashLoopBackOff (1)" in reply.to_text()
+        assert listed
+    else:
+        assert "cluster section off (unsafe credentials)" in reply.summary and reply.exit_code == 3
+        text = reply.to_text()
+        assert "Not reading the cluster: cluster commands are off:" in text and "secrets" in text
+        assert listed == []  # over-privileged credentials are not used to read anything
