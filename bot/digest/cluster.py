@@ -112,28 +112,27 @@ class ClusterDigestBuilder:
             sections.append(late)
         try:
             state = self.source.read(namespaces=namespaces, resources=resources, since=request.period.start)
-        except ClusterOff as exc:
-            sections.append(Section(title="Cluster section off", body=f"Not reading the cluster: {exc}"))
-            reply = Reply(
-                kind="digest",
-                summary=f"{title} · cluster section off (unsafe credentials)",
-                sections=sections,
-                meta=meta,
-                exit_code=3,
-            )
-            return BuiltDigest(reply=reply, facts=dict(request.previous or {}), quiet=False)
         except ClusterError as exc:
             # News in itself; the previous facts stay the baseline for the next digest.
-            sections.append(Section(title="Cluster unreachable", body=f"Could not read the cluster: {exc}"))
-            facts = dict(request.previous or {})
+            if isinstance(exc, ClusterOff):
+                what, heading, body, code = (
+                    "cluster section off (unsafe credentials)",
+                    "Cluster section off",
+                    "Not reading the cluster",
+                    3,
+                )
+            else:
+                what, heading, body, code = (
+                    "cluster unreachable",
+                    "Cluster unreachable",
+                    "Could not read the cluster",
+                    4,
+                )
+            sections.append(Section(title=heading, body=f"{body}: {exc}"))
             reply = Reply(
-                kind="digest",
-                summary=f"{title} · cluster unreachable",
-                sections=sections,
-                meta=meta,
-                exit_code=4,
+                kind="digest", summary=f"{title} · {what}", sections=sections, meta=meta, exit_code=code
             )
-            return BuiltDigest(reply=reply, facts=facts, quiet=False)
+            return BuiltDigest(reply=reply, facts=dict(request.previous or {}), quiet=False)
 
         facts = facts_of(state)
         present = {f"{p.namespace}/{p.name}" for p in state.pods}
@@ -213,7 +212,10 @@ class ClusterDigestBuilder:
 
         if nodes is not None:
             lines = [f"{len(nodes) - len(not_ready)}/{len(nodes)} Ready"]
-            lines += [f"• {n}: {'; '.join(nodes[n]['problems']) or 'NotReady'}{cite(NODE_NOT_READY)}" for n in not_ready]
+            lines += [
+                f"• {n}: {'; '.join(nodes[n]['problems']) or 'NotReady'}{cite(NODE_NOT_READY)}"
+                for n in not_ready
+            ]
             sections.append(Section(title="Nodes", body=_bullets(lines)))
         if by_reason:
             lines = []
