@@ -157,6 +157,11 @@ class Blocked:
     reason: str
     unsafe: bool
 
+    @property
+    def decision(self) -> str:
+        """How the audit and the reply count it: unsafe credentials deny (3), an unverified cluster errs (4)."""
+        return "denied" if self.unsafe else "error"
+
 
 class SelfCheckGate:
     """Keeps the last report; cluster commands pass only when it is safe (or the override is set).

@@ -176,10 +176,9 @@ class ClusterService:
         if decision.allowed and request.verb != "help" and self.settings.self_check:
             blocked = self._gate.check()
             if blocked is not None:
-                # Unsafe credentials are a denial (3); a cluster that cannot be verified is a cluster error (4).
                 decision = Decision(allowed=False, rule="self_check", reason=blocked.reason)
         meta["rule"] = decision.rule
-        audited = "allowed" if decision.allowed else ("error" if blocked is not None and not blocked.unsafe else "denied")
+        audited = "allowed" if decision.allowed else (blocked.decision if blocked is not None else "denied")
         try:
             fresh = self._audit.begin(
                 request_id=request_id, source=self._source, user=user, channel=channel, command=request.normalised(),
@@ -193,7 +192,7 @@ class ClusterService:
                          data={"allowed": False, "error": "AuditUnavailable", "message": str(exc)})
         if not fresh:
             return Reply(kind="cluster", summary=f"Already handled (request {request_id}); not run twice.", meta={**meta, "duplicate": "true"})
-        if blocked is not None and not blocked.unsafe:
+        if blocked is not None and blocked.decision == "error":
             self._finish(request_id, request.verb, "error", "error", started, error="ClusterUnavailable")
             return Reply(kind="error", summary=f"Cluster error: {blocked.reason}", exit_code=4, meta=meta,
                          data={"allowed": False, "rule": "self_check", "error": "ClusterUnavailable", "reason": blocked.reason})
