@@ -2,7 +2,8 @@
 
 Usage (from the checkout; builds the index on first use):
 
-    .venv/bin/python bench/retrieval.py                 # dev + held-out sets, real MiniLM, all three modes
+    .venv/bin/python bench/retrieval.py                 # dev + held-out sets, real multilingual-e5, all three modes
+    .venv/bin/python bench/retrieval.py --embedder minilm # the English-only MiniLM instead
     .venv/bin/python bench/retrieval.py --embedder hash # model-free run
     .venv/bin/python bench/retrieval.py --rebuild       # time a full index build first
     .venv/bin/python bench/retrieval.py --tune          # dev set only: grid over fusion/abstention knobs
@@ -215,7 +216,7 @@ def tune(searcher: Searcher, queries: list[Query]) -> None:
     best: tuple[float, dict[str, float]] | None = None
     print("\n--- fusion grid (dev) ---")
     for rrf_k in (5.0, 10.0, 20.0, 60.0):
-        for vw in (0.0, 0.2, 0.35, 0.5, 0.7, 1.0):
+        for vw in (0.0, 0.2, 0.35, 0.5, 0.7, 1.0, 1.4):
             searcher.settings = st.model_copy(update={"rrf_k": rrf_k, "vector_weight": vw})
             s = summarize(evaluate(searcher, queries, "fused")["rows"])
             eng = summarize([r for r in evaluate(searcher, [q for q in queries if q.type == "english"], "fused")["rows"]])
@@ -325,7 +326,7 @@ def fresh_ask_seconds(settings: RetrievalSettings, runs: int = 3) -> list[float]
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--embedder", default="minilm", choices=["minilm", "hash"])
+    ap.add_argument("--embedder", default="e5", choices=["e5", "minilm", "hash"])
     ap.add_argument("--build-dir", type=Path, default=None, help="default: index/build (the CLI's index)")
     ap.add_argument("--rebuild", action="store_true", help="time a full build before measuring")
     ap.add_argument("--sets", default="devset,heldout,heldout2")

