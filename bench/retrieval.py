@@ -215,16 +215,17 @@ def tune(searcher: Searcher, queries: list[Query]) -> None:
     st = searcher.settings
     best: tuple[float, dict[str, float]] | None = None
     print("\n--- fusion grid (dev) ---")
-    for rrf_k in (5.0, 10.0, 20.0, 60.0):
-        for vw in (0.0, 0.2, 0.35, 0.5, 0.7, 1.0, 1.4):
-            searcher.settings = st.model_copy(update={"rrf_k": rrf_k, "vector_weight": vw})
-            s = summarize(evaluate(searcher, queries, "fused")["rows"])
-            eng = summarize([r for r in evaluate(searcher, [q for q in queries if q.type == "english"], "fused")["rows"]])
-            obj = s["MRR@10"] + 0.5 * s["R@5"] + 0.25 * eng["R@5"]
-            print(f"  rrf_k={rrf_k:5.1f} vw={vw:4.2f}  R@1={s['R@1']:.3f} R@5={s['R@5']:.3f} MRR={s['MRR@10']:.3f} "
-                  f"en.R@5={eng['R@5']:.3f}")
-            if best is None or obj > best[0]:
-                best = (obj, {"rrf_k": rrf_k, "vector_weight": vw})
+    grid = [("rrf", k, vw) for k in (5.0, 10.0, 20.0, 60.0) for vw in (0.0, 0.2, 0.35, 0.5, 0.7, 1.0, 1.4)]
+    grid += [("score", 10.0, vw) for vw in (0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)]
+    for method, rrf_k, vw in grid:
+        searcher.settings = st.model_copy(update={"fusion_method": method, "rrf_k": rrf_k, "vector_weight": vw})
+        s = summarize(evaluate(searcher, queries, "fused")["rows"])
+        eng = summarize([r for r in evaluate(searcher, [q for q in queries if q.type == "english"], "fused")["rows"]])
+        obj = s["MRR@10"] + 0.5 * s["R@5"] + 0.25 * eng["R@5"]
+        print(f"  {method:5} rrf_k={rrf_k:5.1f} vw={vw:4.2f}  R@1={s['R@1']:.3f} R@5={s['R@5']:.3f} "
+              f"MRR={s['MRR@10']:.3f} en.R@5={eng['R@5']:.3f}")
+        if best is None or obj > best[0]:
+            best = (obj, {"fusion_method": method, "rrf_k": rrf_k, "vector_weight": vw})
     assert best is not None
     print(f"  best: {best[1]}")
     searcher.settings = st.model_copy(update=best[1])

@@ -160,7 +160,7 @@ def main() -> None:
     # The production query encoder (the configured embedder; graph cached with the CLI's index).
     encoder = make_embedder(settings)
     encoder.warm_up()
-    rrf_k, vector_weight = settings.fusion()
+    method, rrf_k, vector_weight = settings.fusion()
     queries = [json.loads(line)["query"] for f in ("devset", "heldout", "heldout2")
                for line in (ROOT / "bench" / "data" / f"{f}.jsonl").read_text(encoding="utf-8").splitlines() if line]
     queries = (queries * (args.queries // len(queries) + 1))[: args.queries]
@@ -177,7 +177,7 @@ def main() -> None:
         sims, ids = store.search(qv, k=50)
         vec = [(int(d), float(s)) for d, s in zip(ids[0], sims[0], strict=True) if d >= 0]
         t_ann = time.perf_counter()
-        fuse(lex, vec, rrf_k=rrf_k, lexical_weight=settings.lexical_weight, vector_weight=vector_weight)
+        fuse(lex, vec, method=method, rrf_k=rrf_k, lexical_weight=settings.lexical_weight, vector_weight=vector_weight)
         if i >= 5:  # first few warm caches
             lat.append((time.perf_counter() - t) * 1000)
             stages["lexical"].append((t_lex - t) * 1000)

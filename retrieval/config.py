@@ -49,16 +49,16 @@ INDEX_FIELDS = (
 ABSTAIN_PROFILES: dict[str, tuple[dict[str, float], float]] = {
     "e5": (
         {
-            "bias": -3.82,
-            "coverage_known": 2.264,
-            "unknown_mass": -6.284,
-            "untranslated": -6.175,
-            "lexical_margin": -0.267,
-            "lexical_strength": 1.643,
-            "vector_readable": 45.85,
-            "agree": 0.484,
-            "missing_names": -0.864,
-            "unknown_names": -3.286,
+            "bias": -4.279,
+            "coverage_known": 1.606,
+            "unknown_mass": -6.916,
+            "untranslated": -6.109,
+            "lexical_margin": -0.733,
+            "lexical_strength": 2.33,
+            "vector_readable": 45.664,
+            "agree": 0.365,
+            "missing_names": -0.598,
+            "unknown_names": -3.018,
         },
         0.4,
     ),
@@ -95,13 +95,14 @@ ABSTAIN_PROFILES: dict[str, tuple[dict[str, float], float]] = {
 }
 
 
-# Fusion weights (rrf_k, vector_weight) per embedder, from the dev-set grid of
-# `bench/retrieval.py --tune`. A strong vector channel (multilingual-e5 reads Chinese) earns a
-# larger weight than MiniLM, which sees most Chinese as [UNK].
-FUSION_PROFILES: dict[str, tuple[float, float]] = {
-    "e5": (10.0, 0.7),
-    "minilm": (5.0, 0.35),
-    "hash": (5.0, 0.35),
+# Fusion (method, rrf_k, vector_weight) per embedder, from the dev-set grid of
+# `bench/retrieval.py --tune` (README, section retrieval). A vector channel that reads Chinese
+# (multilingual-e5) is fused by score, which keeps the size of its margins; MiniLM, which sees most
+# Chinese as [UNK], by rank with a small weight, so it never outvotes a strong lexical hit.
+FUSION_PROFILES: dict[str, tuple[Literal["rrf", "score"], float, float]] = {
+    "e5": ("score", 10.0, 0.5),
+    "minilm": ("rrf", 5.0, 0.35),
+    "hash": ("rrf", 5.0, 0.35),
 }
 
 
@@ -203,6 +204,10 @@ class RetrievalSettings(BaseModel):
 
     # Fusion and abstention.
     candidates: int = Field(default=50, ge=5, le=500, description="Hits taken from each channel before fusion.")
+    fusion_method: Literal["rrf", "score"] | None = Field(
+        default=None,
+        description="'rrf' (reciprocal rank) or 'score' (scaled scores added); default: the embedder's profile.",
+    )
     rrf_k: float | None = Field(default=None, gt=0, description="Reciprocal-rank constant; default: the embedder's profile.")
     lexical_weight: float = Field(default=1.0, ge=0)
     vector_weight: float | None = Field(
@@ -231,10 +236,11 @@ class RetrievalSettings(BaseModel):
     )
     auto_rebuild: bool = Field(default=True, description="Rebuild on first use when the index is missing or stale.")
 
-    def fusion(self) -> tuple[float, float]:
-        """The (rrf_k, vector_weight) in force: explicit settings, else the embedder's fitted profile."""
-        rrf_k, vector_weight = FUSION_PROFILES.get(self.embedder, FUSION_PROFILES["minilm"])
+    def fusion(self) -> tuple[str, float, float]:
+        """The (method, rrf_k, vector_weight) in force: explicit settings, else the embedder's profile."""
+        method, rrf_k, vector_weight = FUSION_PROFILES.get(self.embedder, FUSION_PROFILES["minilm"])
         return (
+            self.fusion_method or method,
             self.rrf_k if self.rrf_k is not None else rrf_k,
             self.vector_weight if self.vector_weight is not None else vector_weight,
         )

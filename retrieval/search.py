@@ -323,10 +323,10 @@ class Searcher:
         vector: list[tuple[int, float]] = []
         if mode == "vector" or (mode == "fused" and not self._vector_blind(text)):
             vector = self._vector(self.embedder.encode_queries([text])[0], st.candidates)
-        rrf_k, vector_weight = st.fusion()
+        method, rrf_k, vector_weight = st.fusion()
         lw = st.lexical_weight if mode != "vector" else 1.0
         vw = vector_weight if mode != "lexical" else 1.0
-        fused = fuse(lexical, vector, rrf_k=rrf_k, lexical_weight=lw, vector_weight=vw)
+        fused = fuse(lexical, vector, method=method, rrf_k=rrf_k, lexical_weight=lw, vector_weight=vw)
         kept = fold(fused, signature=self._signature, threshold=st.fold_threshold, limit=top_k)
         coverage, coverage_known, unknown_mass, untranslated = (
             self._coverage(units, kept[0].idx) if kept else (0.0, 0.0, 0.0, 0.0)
@@ -354,7 +354,7 @@ class Searcher:
                 decision.confidence,
                 f"the archive never mentions {', '.join(unknown)}; these sessions may be related",
             )
-        scale = max_score(rrf_k=rrf_k, lexical_weight=lw, vector_weight=vw)
+        scale = max_score(method=method, rrf_k=rrf_k, lexical_weight=lw, vector_weight=vw)
         hits = [self._hit(rank, c, scale) for rank, c in enumerate(kept, 1)]
         result = SearchResult(
             query=text,

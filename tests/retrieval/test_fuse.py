@@ -18,6 +18,29 @@ def test_scores_scale_to_one_when_both_channels_agree() -> None:
     assert abs(fused[0].score / max_score(rrf_k=10, lexical_weight=1.0, vector_weight=0.5) - 1.0) < 1e-9
 
 
+def test_score_fusion_lets_a_clear_vector_margin_decide_a_close_lexical_race() -> None:
+    # BM25 10.0 vs 9.8 is a coin toss; the vector channel is sure. RRF would keep lexical order
+    # at these weights; score fusion sees the margins.
+    lexical = [(1, 10.0), (2, 9.8), (3, 2.0)]
+    vector = [(2, 0.90), (4, 0.62), (1, 0.60), (3, 0.58)]
+    by_score = fuse(lexical, vector, method="score", rrf_k=10, lexical_weight=1.0, vector_weight=0.5)
+    assert [c.idx for c in by_score[:2]] == [2, 1]
+    by_rank = fuse(lexical, vector, method="rrf", rrf_k=10, lexical_weight=1.0, vector_weight=0.3)
+    assert by_rank[0].idx == 1
+    # … but a lexical hit far ahead is not overturned by a 0.5-weight vector channel.
+    far = fuse([(1, 30.0), (2, 6.0)], vector, method="score", rrf_k=10, lexical_weight=1.0, vector_weight=0.5)
+    assert far[0].idx == 1
+    top = fuse([(5, 3.0), (6, 1.0)], [(5, 0.9), (6, 0.2)], method="score", rrf_k=10, lexical_weight=1.0, vector_weight=0.5)
+    assert abs(top[0].score / max_score(method="score", rrf_k=10, lexical_weight=1.0, vector_weight=0.5) - 1.0) < 1e-9
+
+
+def test_unknown_fusion_method_is_refused() -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match="rrf"):
+        fuse([(1, 1.0)], [], method="borda", rrf_k=10, lexical_weight=1.0, vector_weight=0.5)
+
+
 def test_fold_merges_near_duplicates_into_the_better_hit() -> None:
     sigs = {1: frozenset("abcdef"), 2: frozenset("abcdeg"), 3: frozenset("xyz")}
     cands = [Candidate(1, 0.9), Candidate(2, 0.8), Candidate(3, 0.7)]
