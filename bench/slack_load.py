@@ -99,7 +99,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--retries", type=int, default=0, help="extra duplicate deliveries (same event_id)")
     parser.add_argument("--workers", type=int, default=8, help="answer worker threads in the bot")
-    parser.add_argument("--embedder", choices=["minilm", "hash"], default=None, help="default: the settings'")
+    parser.add_argument("--embedder", choices=["e5", "minilm", "hash"], default=None, help="default: the settings'")
     parser.add_argument("--start-timeout", type=float, default=1800.0)
     parser.add_argument("--answer-timeout", type=float, default=900.0)
     args = parser.parse_args()

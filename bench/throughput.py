@@ -1,7 +1,7 @@
 """What one replica can take: answers per second and resident memory of the search path.
 
-One firstmate replica answers from one in-process index (BM25 + FAISS) and the bundled MiniLM
-query encoder. This benchmark loads exactly that, the way a pod does (`Settings` → `Searcher`,
+One firstmate replica answers from one in-process index (BM25 + FAISS) and the configured query
+encoder (by default multilingual-e5 on ONNX Runtime). This benchmark loads exactly that, the way a pod does (`Settings` → `Searcher`,
 the built index under FIRSTMATE_RETRIEVAL__BUILD_DIR, offline), then:
 
 * prints the RSS after loading (the floor of the pod's memory request) and the peak RSS under load;
