@@ -25,7 +25,6 @@ import contextlib
 import hashlib
 import logging
 import tempfile
-import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -165,11 +164,9 @@ class E5Encoder:
             session = ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
         self._session = session
         self.path = path
-        self._lock = threading.Lock()  # the tokenizer object is not documented as thread-safe
 
     def token_ids(self, text: str) -> list[int]:
-        with self._lock:
-            return self.tokenizer.ids(text, max_len=MAX_TOKENS)
+        return self.tokenizer.ids(text, max_len=MAX_TOKENS)
 
     def encode(self, text: str) -> np.ndarray:
         """One unit-length float32 vector for ``text`` (prefix included by the caller)."""
