@@ -193,6 +193,13 @@ def _split_kind_name(token: str, *, what: str) -> tuple[str, str]:
     return _resource(kind), _name(name, what=what)
 
 
+def _refuse_forbidden(spelling: str, token: str) -> None:
+    """One rule for commands and aliases: a refused flag (``--as``, ``--token``…) says why."""
+    reason = _FORBIDDEN_FLAGS.get(spelling)
+    if reason is not None:
+        raise UsageError(f"option '{spelling}' is refused: {reason}", token=token)
+
+
 def _options(tokens: list[str], verb: str) -> tuple[list[str], dict[str, str | bool]]:
     """Split tokens into positionals and options; every option is known, allowed for the verb and given once."""
     positionals: list[str] = []
@@ -216,8 +223,7 @@ def _options(tokens: list[str], verb: str) -> tuple[list[str], dict[str, str | b
                 inline = inline[1:]
         if not _FLAG.match(spelling):
             raise UsageError(f"'{token}' is not an option firstmate understands", token=token)
-        if spelling in _FORBIDDEN_FLAGS:
-            raise UsageError(f"option '{spelling}' is refused: {_FORBIDDEN_FLAGS[spelling]}", token=token)
+        _refuse_forbidden(spelling, token)
         name = _BY_SPELLING.get(spelling)
         if name is None:
             raise UsageError(f"unknown option '{spelling}'; see `help {verb}`", token=token)
@@ -284,9 +290,8 @@ def check_alias(expansion: str, *, max_chars: int = DEFAULT_MAX_CHARS) -> None:
     for word in words[1:]:
         if is_secret_word(word):
             raise UsageError(f"Secrets are never readable through firstmate (token '{word}')", token=word)
-        spelling = word.partition("=")[0] if word.startswith("--") else word[:2]
-        if word.startswith("-") and spelling in _FORBIDDEN_FLAGS:
-            raise UsageError(f"option '{spelling}' is refused: {_FORBIDDEN_FLAGS[spelling]}", token=word)
+        if word.startswith("-"):
+            _refuse_forbidden(word.partition("=")[0] if word.startswith("--") else word[:2], word)
 
 
 def parse(text: str, *, aliases: Mapping[str, str] | None = None, max_chars: int = DEFAULT_MAX_CHARS) -> Request:
