@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from retrieval.bert_numpy import _check
-from retrieval.onnx_graph import Dense, GraphWriter
+from retrieval.onnx_graph import Dense, GraphWriter, drop_older_graphs
 
 if TYPE_CHECKING:
     import numpy as np
@@ -110,11 +110,7 @@ def ensure_graph(model_dir: Path, cache_dir: Path) -> Path:
     if not path.is_file():
         log.info("writing the ONNX query encoder %s", path)
         write_graph(model_dir, path)
-        prefix = path.name.rsplit("-", 1)[0] + "-"
-        for old in cache_dir.glob(f"{prefix}*.onnx"):  # graphs of earlier weights or builder versions
-            if old != path:
-                with contextlib.suppress(OSError):
-                    old.unlink(missing_ok=True)
+        drop_older_graphs(path)
     return path
 
 

@@ -21,7 +21,6 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import tempfile
@@ -30,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from retrieval.e5_model import E5Model, E5Tokenizer, dequantize, read_model
-from retrieval.onnx_graph import Dense, GraphWriter, write_atomic
+from retrieval.onnx_graph import Dense, GraphWriter, drop_older_graphs, write_atomic
 
 if TYPE_CHECKING:
     import numpy as np
@@ -74,10 +73,7 @@ def _cache(graph: bytes, path: Path) -> None:
     except OSError as exc:
         log.warning("cannot cache the e5 graph in %s (%s); it is rebuilt at each start", path.parent, exc)
         return
-    for old in path.parent.glob("multilingual-e5-small-*.onnx"):
-        if old != path:
-            with contextlib.suppress(OSError):
-                old.unlink()
+    drop_older_graphs(path)
 
 
 class _DropPreprocessingHint(logging.Filter):

@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import tempfile
@@ -128,3 +129,12 @@ def write_atomic(out: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def drop_older_graphs(path: Path) -> None:
+    """Delete cached graphs of earlier weights or builder versions: same name up to the last '-'."""
+    prefix = path.name.rsplit("-", 1)[0] + "-"
+    for old in path.parent.glob(f"{prefix}*.onnx"):
+        if old != path:
+            with contextlib.suppress(OSError):
+                old.unlink(missing_ok=True)
