@@ -482,13 +482,20 @@ class SlackEventSender:
 
 # -- Socket Mode --------------------------------------------------------------------------------
 class FakeSocketModeServer:
-    """A Socket Mode websocket endpoint on loopback: sends ``hello``, pushes envelopes, records acks."""
+    """A Socket Mode websocket endpoint on loopback: sends ``hello``, pushes envelopes, records acks.
+
+    Like Slack, envelopes go to the newest live connection, and an envelope sent on a connection that
+    closes before its ack is queued again with ``retry_attempt`` raised. That matters because
+    slack_sdk's websocket-client adapter may open a second connection at start-up (its monitor can
+    tick before the first socket exists) and then close the first.
+    """
 
     def __init__(self) -> None:
         from websockets.sync.server import serve
 
         self.acks: list[dict[str, Any]] = []
         self.connections = 0
+        self.live: set[int] = set()
         self._outbox: queue.Queue[dict[str, Any]] = queue.Queue()
         self._cv = threading.Condition()
         self._server = serve(self._session, "127.0.0.1", 0)
@@ -526,10 +533,20 @@ class FakeSocketModeServer:
                     raise AssertionError(f"no ack for envelope {envelope_id}")
                 self._cv.wait(left)
 
+    def _acked(self, envelope_id: str) -> bool:
+        return any(ack.get("envelope_id") == envelope_id for ack in self.acks)
+
     def _session(self, conn: Any) -> None:
         with self._cv:
             self.connections += 1
-        conn.send(json.dumps({"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A0FAKE"}}))
+            number = self.connections
+            self.live.add(number)
+        sent: list[dict[str, Any]] = []
+        try:
+            conn.send(json.dumps({"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A0FAKE"}}))
+        except Exception:
+            self._close_session(number, sent)
+            return
         stop = threading.Event()
 
         def reader() -> None:
@@ -546,8 +563,26 @@ class FakeSocketModeServer:
 
         threading.Thread(target=reader, daemon=True).start()
         while not stop.is_set():
+            with self._cv:
+                newest = number == max(self.live)
+            if not newest:  # an older connection the client is replacing: deliver nothing more on it
+                stop.wait(0.05)
+                continue
             try:
                 envelope = self._outbox.get(timeout=0.1)
             except queue.Empty:
                 continue
-            conn.send(json.dumps(envelope))
+            sent.append(envelope)
+            try:
+                conn.send(json.dumps(envelope))
+            except Exception:
+                break
+        stop.wait(1.0)  # acks already on the wire still count
+        self._close_session(number, sent)
+
+    def _close_session(self, number: int, sent: list[dict[str, Any]]) -> None:
+        with self._cv:
+            self.live.discard(number)
+            unacked = [e for e in sent if not self._acked(e["envelope_id"])]
+        for envelope in unacked:  # Slack redelivers what was never acknowledged
+            self._outbox.put({**envelope, "retry_attempt": envelope["retry_attempt"] + 1, "retry_reason": "timeout"})
