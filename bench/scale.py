@@ -126,7 +126,8 @@ def main() -> None:
     entries = entries_from_corpus(load_corpus(settings))
     texts = [f"{heading(e)}\n{e.answer}" for e in entries]
     tokenizer = Tokenizer(mode=settings.tokenizer_mode, domain_words=mine_domain_words(texts))
-    base_docs = [lexical_document(tokenizer, e, question_boost=settings.question_boost) for e in entries]
+    base_docs = [lexical_document(tokenizer, e, question_boost=settings.question_boost, title_boost=settings.title_boost)
+                 for e in entries]
     t_tok = time.perf_counter()
     lexical = synthetic_bm25(base_docs, args.n, keep=0.6, seed=1)
     t_lex = time.perf_counter()

@@ -158,9 +158,11 @@ def _texts_to_embed(entries: list[Entry], mode: str) -> tuple[list[str], int]:
     return texts, 2
 
 
-def lexical_document(tokenizer: Tokenizer, entry: Entry, *, question_boost: int) -> list[str]:
-    """BM25 tokens of an entry: the question (heading) counts ``question_boost`` times, then the answer."""
-    return tokenizer.tokenize(heading(entry)) * question_boost + tokenizer.tokenize(entry.answer)
+def lexical_document(tokenizer: Tokenizer, entry: Entry, *, question_boost: int, title_boost: int = 0) -> list[str]:
+    """BM25 tokens of an entry: the question (heading) counts ``question_boost`` times, then the answer
+    (and a Q&A's session title ``title_boost`` times)."""
+    title = tokenizer.tokenize(entry.title) * title_boost if title_boost and entry.kind == "qa" else []
+    return tokenizer.tokenize(heading(entry)) * question_boost + tokenizer.tokenize(entry.answer) + title
 
 
 @contextlib.contextmanager
@@ -216,7 +218,8 @@ def build_index(
         else:
             cross = CrossLingual({})
         tokenizer = Tokenizer(mode=settings.tokenizer_mode, domain_words=domain)
-        docs = [lexical_document(tokenizer, e, question_boost=settings.question_boost) for e in entries]
+        docs = [lexical_document(tokenizer, e, question_boost=settings.question_boost, title_boost=settings.title_boost)
+                for e in entries]
         lexical = LexicalIndex.build(docs, k1=settings.bm25_k1, b=settings.bm25_b)
         t_lex = time.perf_counter()
 

@@ -33,6 +33,7 @@ INDEX_FIELDS = (
     "bm25_k1",
     "bm25_b",
     "question_boost",
+    "title_boost",
     "note_chunk_chars",
     "crosslingual",
     "hash_dim",
@@ -49,48 +50,48 @@ INDEX_FIELDS = (
 ABSTAIN_PROFILES: dict[str, tuple[dict[str, float], float]] = {
     "e5": (
         {
-            "bias": -4.279,
-            "coverage_known": 1.606,
-            "unknown_mass": -6.916,
-            "untranslated": -6.109,
-            "lexical_margin": -0.733,
-            "lexical_strength": 2.33,
-            "vector_readable": 45.664,
-            "agree": 0.365,
-            "missing_names": -0.598,
-            "unknown_names": -3.018,
+            "bias": -5.003,
+            "coverage_known": 1.784,
+            "unknown_mass": -4.73,
+            "untranslated": -4.289,
+            "lexical_margin": -0.825,
+            "lexical_strength": 2.363,
+            "vector_readable": 43.851,
+            "agree": 0.438,
+            "missing_names": -1.111,
+            "unknown_names": -2.461,
         },
-        0.4,
+        0.35,
     ),
     "minilm": (
         {
-            "bias": -5.013,
-            "coverage_known": 5.265,
-            "unknown_mass": -12.541,
-            "untranslated": -14.64,
-            "lexical_margin": -1.873,
-            "lexical_strength": 3.028,
-            "vector_readable": 14.155,
-            "agree": 0.978,
-            "missing_names": -0.87,
-            "unknown_names": -6.383,
+            "bias": -4.79,
+            "coverage_known": 1.951,
+            "unknown_mass": -7.093,
+            "untranslated": -6.837,
+            "lexical_margin": -0.743,
+            "lexical_strength": 2.739,
+            "vector_readable": 6.484,
+            "agree": 0.62,
+            "missing_names": -0.847,
+            "unknown_names": -3.038,
         },
-        0.5,
+        0.35,
     ),
     "hash": (
         {
-            "bias": -5.971,
-            "coverage_known": 5.57,
-            "unknown_mass": -12.618,
-            "untranslated": -14.039,
-            "lexical_margin": -1.159,
-            "lexical_strength": 2.95,
-            "vector_readable": 16.617,
-            "agree": 0.714,
-            "missing_names": -0.933,
-            "unknown_names": -6.381,
+            "bias": -4.738,
+            "coverage_known": 1.694,
+            "unknown_mass": -7.289,
+            "untranslated": -6.652,
+            "lexical_margin": -0.665,
+            "lexical_strength": 2.647,
+            "vector_readable": 7.42,
+            "agree": 0.984,
+            "missing_names": -0.741,
+            "unknown_names": -3.063,
         },
-        0.5,
+        0.4,
     ),
 }
 
@@ -171,6 +172,13 @@ class RetrievalSettings(BaseModel):
     bm25_k1: float = Field(default=1.2, gt=0)
     bm25_b: float = Field(default=0.5, ge=0, le=1)
     question_boost: int = Field(default=2, ge=1, le=5, description="BM25 counts question tokens this many times.")
+    title_boost: int = Field(
+        default=2,
+        ge=0,
+        le=3,
+        description="BM25 counts a Q&A's session title this many times (0: not at all): questions often name the "
+        "session's company or topic (京东, 360, Mesos), which the Q&A itself leaves implicit.",
+    )
     lexical_max_df: float = Field(
         default=1.0, gt=0, le=1, description="Skip query tokens found in more than this share of entries (speed)."
     )

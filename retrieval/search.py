@@ -233,8 +233,14 @@ class Searcher:
         vocab = self.vocabulary
         return any(
             vocab.unknown_name(w) and not any(a in self.index.lexical.vocab for a in ALIASES.get(w, ()))
+            and not self._glossary_known(w)
             for w in dict.fromkeys(_LATIN_WORD.findall(normalize(text)))
         )
+
+    def _glossary_known(self, word: str) -> bool:
+        """Whether the glossary renders ``word`` into words the index uses (Didi → 滴滴)."""
+        tok, vocab = self.index.tokenizer, self.index.lexical.vocab
+        return any(t in vocab for r in GLOSSARY.get(word, ()) for t in tok.tokenize(r))
 
     def _readable(self, text: str) -> float:
         share = getattr(self.embedder, "unknown_share", None)
@@ -246,13 +252,25 @@ class Searcher:
         } - EN_STOP
 
     def _unknown_names(self, text: str) -> list[str]:
-        """Name-like words the whole archive never uses (nor their letters-only stem: etcd3 → etcd)."""
+        """Name-like words the whole archive never uses (nor their letters-only stem: etcd3 → etcd).
+
+        Inflected forms of archive words (VMs → vm) and plain English words or acronyms (SMS) are not
+        names of unknown products; the soft ``missing_names`` feature still weighs them.
+        """
+        from retrieval.crosslingual import lemmas
+
         vocab = self.index.lexical.vocab
         out = []
         for name in sorted(self._names(text)):
             stem = name.rstrip("0123456789")
-            if name not in vocab and stem not in vocab and not any(a in vocab for a in ALIASES.get(name, ())):
-                out.append(name)
+            forms = {name, stem, *lemmas(name), *ALIASES.get(name, ())}
+            if len(name) >= 3 and name.endswith("s"):
+                forms.add(name[:-1])  # short plurals lemmas() leaves alone: VMs, PVs
+            if any(f in vocab for f in forms) or self._glossary_known(name) or (
+                stem == name and self.vocabulary.is_english(name)
+            ):
+                continue
+            out.append(name)
         return out
 
     def _missing_names(self, text: str, idx: int) -> float:

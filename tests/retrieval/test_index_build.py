@@ -153,3 +153,30 @@ def test_missing_corpus_path_is_a_clear_error(tmp_path: Path) -> None:
     settings = RetrievalSettings(embedder="hash", corpus_paths=[tmp_path / "nope"], build_dir=tmp_path / "b")
     with pytest.raises(IndexUnavailable, match="nope"):
         Searcher(settings).warm_up()
+
+
+TITLED = """### 2016-03-01：Mesos 生产实践
+
+> Q1：服务发现你们怎么做？
+
+A：用 Marathon 的事件流更新 HAProxy 的配置。
+
+### 2016-04-01：Swarm 生产实践
+
+> Q1：服务发现怎么做？
+
+A：服务发现靠内置 DNS，每个服务一个虚拟 IP，服务发现由负载均衡完成。
+"""
+
+
+@pytest.mark.parametrize(("title_boost", "expected"), [(0, "Swarm 生产实践"), (2, "Mesos 生产实践")])
+def test_session_title_counts_in_the_lexical_channel(tmp_path: Path, title_boost: int, expected: str) -> None:
+    """A question naming the session's topic (Mesos) finds that session's Q&A, which never says it."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "qa.txt").write_text(TITLED, encoding="utf-8")
+    settings = RetrievalSettings(embedder="hash", hash_dim=64, corpus_paths=[corpus], build_dir=tmp_path / "build",
+                                 title_boost=title_boost)
+    searcher = Searcher(settings, embedder=HashEmbedder(dim=64))
+    explained = searcher.explain("Mesos 的服务发现怎么做", mode="lexical")
+    assert explained.result.hits[0].session.title == expected

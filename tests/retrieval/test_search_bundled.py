@@ -108,3 +108,9 @@ def test_a_typo_in_a_product_name_finds_what_the_right_spelling_finds(hash_searc
 def test_glued_and_hyphenated_spellings_match(hash_searcher: Any) -> None:
     tok = hash_searcher.index.tokenizer
     assert "hostgw" in tok.tokenize("flannel host-gw 模式") and "dockercompose" in tok.tokenize("docker-compose")
+
+
+def test_inflected_words_and_acronyms_are_not_unknown_products(hash_searcher: Any) -> None:
+    # 'VMs' is the plural of the archive's 'VM', 'SMS' an English acronym (短信): neither withholds an answer
+    assert hash_searcher._unknown_names("how do containers reach apps in VMs? alerts by SMS?") == []
+    assert hash_searcher._unknown_names("Karpenter 和 etcd3 怎么配") == ["karpenter"]  # etcd3 → etcd is known
