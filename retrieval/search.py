@@ -29,6 +29,7 @@ from retrieval.build import (
 )
 from retrieval.colloquial import colloquial_terms
 from retrieval.config import RetrievalSettings
+from retrieval.crosslingual import lemmas
 from retrieval.dense import Embedder, make_embedder
 from retrieval.fuse import Candidate, Decision, Evidence, decide, fold, fuse, max_score
 from retrieval.glossary import ALIASES, GLOSSARY, english_terms
@@ -232,15 +233,16 @@ class Searcher:
         """Whether a Latin word of the query names something the index never mentions (see retrieval.terms)."""
         vocab = self.vocabulary
         return any(
-            vocab.unknown_name(w) and not any(a in self.index.lexical.vocab for a in ALIASES.get(w, ()))
-            and not self._glossary_known(w)
+            vocab.unknown_name(w) and not self._rendered(w)
             for w in dict.fromkeys(_LATIN_WORD.findall(normalize(text)))
         )
 
-    def _glossary_known(self, word: str) -> bool:
-        """Whether the glossary renders ``word`` into words the index uses (Didi → 滴滴)."""
+    def _rendered(self, word: str) -> bool:
+        """Whether an alias (k8s → kubernetes) or the glossary (Didi → 滴滴) turns ``word`` into words the index uses."""
         tok, vocab = self.index.tokenizer, self.index.lexical.vocab
-        return any(t in vocab for r in GLOSSARY.get(word, ()) for t in tok.tokenize(r))
+        return any(a in vocab for a in ALIASES.get(word, ())) or any(
+            t in vocab for r in GLOSSARY.get(word, ()) for t in tok.tokenize(r)
+        )
 
     def _readable(self, text: str) -> float:
         share = getattr(self.embedder, "unknown_share", None)
@@ -257,16 +259,14 @@ class Searcher:
         Inflected forms of archive words (VMs → vm) and plain English words or acronyms (SMS) are not
         names of unknown products; the soft ``missing_names`` feature still weighs them.
         """
-        from retrieval.crosslingual import lemmas
-
         vocab = self.index.lexical.vocab
         out = []
         for name in sorted(self._names(text)):
             stem = name.rstrip("0123456789")
-            forms = {name, stem, *lemmas(name), *ALIASES.get(name, ())}
+            forms = {name, stem, *lemmas(name)}
             if len(name) >= 3 and name.endswith("s"):
                 forms.add(name[:-1])  # short plurals lemmas() leaves alone: VMs, PVs
-            if any(f in vocab for f in forms) or self._glossary_known(name) or (
+            if any(f in vocab for f in forms) or self._rendered(name) or (
                 stem == name and self.vocabulary.is_english(name)
             ):
                 continue
