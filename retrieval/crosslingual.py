@@ -55,11 +55,38 @@ def parse_line(line: str) -> tuple[str, list[str]] | None:
     return (m.group("simp"), senses) if senses else None
 
 
+# Irregular past forms the suffix rules cannot undo (questions tell stories: "we ran into", "it broke").
+_IRREGULAR = {
+    "ran": "run", "came": "come", "went": "go", "gone": "go", "did": "do", "done": "do", "made": "make",
+    "took": "take", "taken": "take", "gave": "give", "given": "give", "got": "get", "gotten": "get",
+    "wrote": "write", "written": "write", "broke": "break", "broken": "break", "chose": "choose",
+    "chosen": "choose", "began": "begin", "begun": "begin", "brought": "bring", "bought": "buy",
+    "built": "build", "caught": "catch", "thought": "think", "taught": "teach", "told": "tell",
+    "sold": "sell", "sent": "send", "spent": "spend", "felt": "feel", "kept": "keep", "left": "leave",
+    "lost": "lose", "meant": "mean", "met": "meet", "paid": "pay", "said": "say", "saw": "see",
+    "seen": "see", "stood": "stand", "understood": "understand", "won": "win", "drove": "drive",
+    "driven": "drive", "rose": "rise", "fell": "fall", "fallen": "fall", "forgot": "forget",
+    "forgotten": "forget", "froze": "freeze", "frozen": "freeze", "grew": "grow", "grown": "grow",
+    "knew": "know", "known": "know", "threw": "throw", "thrown": "throw", "spoke": "speak",
+    "spoken": "speak", "stole": "steal", "stolen": "steal", "led": "lead", "fed": "feed", "held": "hold",
+    "hid": "hide", "hidden": "hide", "fought": "fight", "found": "find", "shook": "shake", "hung": "hang",
+    "sought": "seek", "swore": "swear", "tore": "tear", "torn": "tear", "wore": "wear", "worn": "wear",
+    "woke": "wake", "rode": "ride", "ridden": "ride", "shot": "shoot", "slept": "sleep", "spun": "spin",
+    "split": "split", "struck": "strike", "stuck": "stick", "swept": "sweep", "undid": "undo",
+    "rewrote": "rewrite", "rebuilt": "rebuild", "overrode": "override", "overridden": "override",
+}
+
+
 def lemmas(word: str) -> set[str]:
-    """The word and plausible base forms (plural, -ed, -ing): cheap, over-generating on purpose."""
+    """The word and plausible base forms (plural, -ed, -ing, -est, irregular past): cheap, over-generating on purpose."""
     w = word.lower()
     out = {w}
-    for suffix, repl in (("ies", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("ing", ""), ("ing", "e")):
+    if w in _IRREGULAR:
+        out.add(_IRREGULAR[w])
+    for suffix, repl in (
+        ("ies", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("ing", ""), ("ing", "e"),
+        ("iest", "y"), ("est", ""), ("est", "e"),
+    ):
         if w.endswith(suffix) and len(w) - len(suffix) >= 3:
             out.add(w[: len(w) - len(suffix)] + repl)
     if len(w) > 4 and w[-1] == w[-2] == "d":  # no-op guard for words like 'add'

@@ -15,7 +15,7 @@ import datetime as dt
 import logging
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -47,6 +47,21 @@ CHANNEL_MODES = ("fused", "lexical", "vector")
 # Product-like words: Latin words with a capital letter or a digit (Karpenter, HTTPRoute, k8s, etcd3).
 _LATIN_WORD = re.compile(r"(?<![a-z0-9])[a-z][a-z\-]*[a-z](?![a-z0-9])")
 _NAME_RE = re.compile(r"(?<![A-Za-z0-9])[A-Za-z][A-Za-z0-9]*(?:[A-Z0-9][A-Za-z0-9]*)?(?![A-Za-z0-9])")
+_JOINER = re.compile(r"[-/.=_:+]+")
+
+
+def _compound_forms(tokens: Iterable[str]) -> set[str]:
+    """Latin compounds among ``tokens`` (bare-host, auth/tls, e.g) and their glued forms (barehost).
+
+    The tokenizer emits a compound's parts as tokens of their own, so a compound the index does not
+    know adds nothing to a query but would count as a word nobody uses.
+    """
+    out: set[str] = set()
+    for token in tokens:
+        parts = [p for p in _JOINER.split(token) if p]
+        if token.isascii() and len(parts) > 1:
+            out.update((token, "".join(parts)))
+    return out
 
 
 @dataclass(frozen=True)
@@ -189,8 +204,11 @@ class Searcher:
                 for key in [w for w in tok.tokenize(zh_word) if w in units and len(w) > 1]:
                     units[key].update(alts)
         out = []
+        derived = _compound_forms(units)
         for key, alts in units.items():
             known = [lex.idf(a) for a in alts if a in lex.vocab]
+            if not known and key in derived:
+                continue  # an unknown compound (bare-host, auth/tls) or its glued form: its parts stand for it
             weight = (min(known) if known else lex.idf(key)) * vocab.cohesion(key) * self._unigram_factor(key)
             # An English word no table translates is neither found nor missed: coverage leaves it out.
             untranslated = not known and vocab.is_english(key)

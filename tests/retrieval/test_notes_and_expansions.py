@@ -162,6 +162,7 @@ def test_cedict_lines_lemmas_and_table() -> None:
     assert parse_line("宕機 宕机 [dang4 ji1] /to crash (of a computer)/") == ("宕机", ["crash"])
     assert parse_line("not a line") is None
     assert {"mount", "mounted"} <= lemmas("mounted") and "policy" in lemmas("policies")
+    assert "run" in lemmas("ran") and "hard" in lemmas("hardest") and "easy" in lemmas("easiest")
     entries = [("配额", ["quota", "ration"]), ("定额", ["fixed amount", "quota"]), ("名额", ["quota"]), ("宕机", ["crash"])]
     table = mine_table(["配额 定额", "配额 宕机", "宕机"], entries=entries, min_df=2)
     assert table == {"quota": ["配额"], "ration": ["配额"], "crash": ["宕机"]}  # 定额, 名额: too rare here

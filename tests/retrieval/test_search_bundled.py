@@ -114,3 +114,12 @@ def test_inflected_words_and_acronyms_are_not_unknown_products(hash_searcher: An
     # 'VMs' is the plural of the archive's 'VM', 'SMS' an English acronym (短信): neither withholds an answer
     assert hash_searcher._unknown_names("how do containers reach apps in VMs? alerts by SMS?") == []
     assert hash_searcher._unknown_names("Karpenter 和 etcd3 怎么配") == ["karpenter"]  # etcd3 → etcd is known
+
+
+def test_an_unknown_compound_counts_through_its_parts(hash_searcher: Any) -> None:
+    """'bare-host' (and its glued 'barehost') is no word nobody uses: its parts bare and host stand for it."""
+    alternatives = [u.alternatives for u in hash_searcher._units("bare-host deploys, auth/tls")[0]]
+    assert not any({"bare-host", "barehost", "auth/tls"} & alts for alts in alternatives)
+    assert all(any(word in alts for alts in alternatives) for word in ("bare", "host", "auth", "tls"))
+    kept = [u.alternatives for u in hash_searcher._units("host-gw 模式")[0]]
+    assert any("host-gw" in alts for alts in kept)  # a compound the archive uses stays a unit of its own
