@@ -10,7 +10,7 @@ Usage (from the checkout; builds the index on first use):
     .venv/bin/python bench/retrieval.py --embed-text    # vector-only quality for joint/question/separate
 
 Sets: devset (tuned on), heldout and heldout2 (never tuned on; heldout2 was written before the
-second round of changes). Labels in bench/data/*.jsonl name Q&As by session date + a substring of
+second round of changes), heldout3 (written blind at the end of the e5 round and run once then). Labels in bench/data/*.jsonl name Q&As by session date + a substring of
 the question (or answer), and note chunks by file-name prefix + a substring ({"note": "001",
 "text": "overlays"}), not by id: ids are content hashes and move whenever the encoding repair
 improves. Each label is resolved against the built index at start; a label that resolves to
@@ -330,7 +330,7 @@ def main() -> None:
     ap.add_argument("--embedder", default="e5", choices=["e5", "minilm", "hash"])
     ap.add_argument("--build-dir", type=Path, default=None, help="default: index/build (the CLI's index)")
     ap.add_argument("--rebuild", action="store_true", help="time a full build before measuring")
-    ap.add_argument("--sets", default="devset,heldout,heldout2")
+    ap.add_argument("--sets", default="devset,heldout,heldout2,heldout3")
     ap.add_argument("--tune", action="store_true")
     ap.add_argument("--fit-abstention", action="store_true", help="fit the abstention model on the dev set")
     ap.add_argument("--embed-text", action="store_true", help="compare joint/question/separate vectors")
