@@ -72,7 +72,7 @@ _IRREGULAR = {
     "hid": "hide", "hidden": "hide", "fought": "fight", "found": "find", "shook": "shake", "hung": "hang",
     "sought": "seek", "swore": "swear", "tore": "tear", "torn": "tear", "wore": "wear", "worn": "wear",
     "woke": "wake", "rode": "ride", "ridden": "ride", "shot": "shoot", "slept": "sleep", "spun": "spin",
-    "split": "split", "struck": "strike", "stuck": "stick", "swept": "sweep", "undid": "undo",
+    "struck": "strike", "stuck": "stick", "swept": "sweep", "undid": "undo",
     "rewrote": "rewrite", "rebuilt": "rebuild", "overrode": "override", "overridden": "override",
 }
 
